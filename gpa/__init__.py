@@ -1,0 +1,1 @@
+"""gpa: generalization-preserving adaptation of CLIP for open-vocabulary segmentation."""

@@ -1,0 +1,109 @@
+"""Every config key gpa reads, with its default. `add_gpa_config` is the one entry point."""
+from detectron2.config import CfgNode as CN
+
+__all__ = ["add_gpa_config"]
+
+
+def add_gpa_config(cfg: CN) -> None:
+    """Add gpa's keys to a detectron2 config in place (unknown YAML keys still fail)."""
+    # ---------------------------------------------------------------- inputs / data
+    cfg.INPUT.DATASET_MAPPER_NAME = "panoptic_lsj"  # training mapper; see gpa/data/mappers/__init__.py
+    cfg.INPUT.IMAGE_SIZE = 1024  # large-scale-jitter crop size
+    cfg.INPUT.MIN_SCALE = 0.1  # large-scale-jitter smallest scale
+    cfg.INPUT.MAX_SCALE = 2.0  # large-scale-jitter largest scale
+    cfg.INPUT.SIZE_DIVISIBILITY = 32  # pad each batch to a multiple of this (ConvNeXt stride)
+    cfg.DATASETS.CLASS_FILE_OVERRIDES = ()  # "dataset_name=path/to/classes.txt" pairs replacing a dataset's names
+    cfg.DATASETS.SEED_DATA_ORDER = True  # sampler seed derived from SEED so --resume replays the same order
+
+    # ---------------------------------------------------------------- CLIP encoder
+    cfg.MODEL.CLIP = CN()
+    cfg.MODEL.CLIP.MODEL_NAME = "convnext_large_d_320"  # open_clip model name (or a custom config, see below)
+    cfg.MODEL.CLIP.PRETRAINED = "laion2b_s29b_b131k_ft_soup"  # open_clip tag, a local .pt/.safetensors, or "" (random)
+    cfg.MODEL.CLIP.MODEL_CONFIG_FILES = ()  # extra open_clip model-config JSON files to register before building
+    cfg.MODEL.CLIP.CACHE_DIR = ""  # where open_clip downloads weights ("" = its default cache)
+    cfg.MODEL.CLIP.FREEZE_ENCODER = True  # False = full fine-tuning baseline
+    cfg.MODEL.CLIP.PROMPT_TEMPLATES = "vild"  # name of a template set in gpa/modeling/text/templates.py
+    cfg.MODEL.CLIP.TEXT_CHUNK_SIZE = 256  # prompts encoded per text-encoder call
+    cfg.MODEL.CLIP.VIT_PYRAMID_SCALES = (4.0, 2.0, 1.0, 0.5)  # ViT: resize factors of the patch map for res2..res5
+
+    # ---------------------------------------------------------------- spatial adaptation module
+    cfg.MODEL.ADAPTER = CN()
+    cfg.MODEL.ADAPTER.ENABLED = True  # False = frozen-CLIP baseline (FC-CLIP-like)
+    cfg.MODEL.ADAPTER.RANK = 32  # rank r of the low-rank subspace
+    cfg.MODEL.ADAPTER.SPATIAL_KIND = "depthwise_conv"  # registered spatial mixer; "identity" = no spatial modeling
+    cfg.MODEL.ADAPTER.KERNEL_SIZE = 7  # spatial mixer kernel (conv kinds) or window (attention kind)
+    cfg.MODEL.ADAPTER.DILATION = 2  # used by "dilated_conv"
+    cfg.MODEL.ADAPTER.NUM_HEADS = 4  # used by "window_attention"
+    cfg.MODEL.ADAPTER.MODULATION = "scale_shift"  # "scale_shift": x*(1+g)+b ; "residual": x + up(down(x))
+    cfg.MODEL.ADAPTER.STAGES = (0, 1, 2, 3)  # encoder stages fitted with adapters (ViT: one stage, 0)
+    cfg.MODEL.ADAPTER.EVERY_K_BLOCKS = 1  # adapter after every k-th block of a chosen stage
+
+    # ---------------------------------------------------------------- mask generator (Mask2Former names)
+    cfg.MODEL.SEM_SEG_HEAD.NAME = "GPAHead"
+    cfg.MODEL.SEM_SEG_HEAD.IN_FEATURES = ["res2", "res3", "res4", "res5"]
+    cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE = 255
+    cfg.MODEL.SEM_SEG_HEAD.CONVS_DIM = 256  # pixel-decoder width
+    cfg.MODEL.SEM_SEG_HEAD.MASK_DIM = 256  # mask-feature width
+    cfg.MODEL.SEM_SEG_HEAD.NORM = "GN"
+    cfg.MODEL.SEM_SEG_HEAD.COMMON_STRIDE = 4  # stride of the mask features
+    cfg.MODEL.SEM_SEG_HEAD.PIXEL_DECODER_NAME = "MSDeformAttnPixelDecoder"
+    cfg.MODEL.SEM_SEG_HEAD.DEFORMABLE_TRANSFORMER_ENCODER_IN_FEATURES = ["res3", "res4", "res5"]
+    cfg.MODEL.SEM_SEG_HEAD.DEFORMABLE_TRANSFORMER_ENCODER_N_POINTS = 4
+    cfg.MODEL.SEM_SEG_HEAD.DEFORMABLE_TRANSFORMER_ENCODER_N_HEADS = 8
+    cfg.MODEL.SEM_SEG_HEAD.TRANSFORMER_ENC_LAYERS = 6
+    cfg.MODEL.SEM_SEG_HEAD.TRANSFORMER_ENC_DIM_FEEDFORWARD = 1024
+
+    cfg.MODEL.MASK_FORMER = CN()
+    cfg.MODEL.MASK_FORMER.TRANSFORMER_DECODER_NAME = "MultiScaleMaskedTransformerDecoder"
+    cfg.MODEL.MASK_FORMER.TRANSFORMER_IN_FEATURE = "multi_scale_pixel_decoder"
+    cfg.MODEL.MASK_FORMER.DEEP_SUPERVISION = True
+    cfg.MODEL.MASK_FORMER.NO_OBJECT_WEIGHT = 0.1
+    cfg.MODEL.MASK_FORMER.CLASS_WEIGHT = 2.0
+    cfg.MODEL.MASK_FORMER.MASK_WEIGHT = 5.0
+    cfg.MODEL.MASK_FORMER.DICE_WEIGHT = 5.0
+    cfg.MODEL.MASK_FORMER.HIDDEN_DIM = 256
+    cfg.MODEL.MASK_FORMER.NUM_OBJECT_QUERIES = 250
+    cfg.MODEL.MASK_FORMER.NHEADS = 8
+    cfg.MODEL.MASK_FORMER.DROPOUT = 0.0
+    cfg.MODEL.MASK_FORMER.DIM_FEEDFORWARD = 2048
+    cfg.MODEL.MASK_FORMER.DEC_LAYERS = 10  # 9 masked-attention layers + the prediction from the learnable queries
+    cfg.MODEL.MASK_FORMER.PRE_NORM = False
+    cfg.MODEL.MASK_FORMER.ENFORCE_INPUT_PROJ = False
+    cfg.MODEL.MASK_FORMER.TRAIN_NUM_POINTS = 112 * 112  # points sampled per mask for matching and losses
+    cfg.MODEL.MASK_FORMER.OVERSAMPLE_RATIO = 3.0
+    cfg.MODEL.MASK_FORMER.IMPORTANCE_SAMPLE_RATIO = 0.75
+    cfg.MODEL.MASK_FORMER.TEST = CN()
+    cfg.MODEL.MASK_FORMER.TEST.SEMANTIC_ON = True
+    cfg.MODEL.MASK_FORMER.TEST.INSTANCE_ON = True
+    cfg.MODEL.MASK_FORMER.TEST.PANOPTIC_ON = True
+    cfg.MODEL.MASK_FORMER.TEST.OBJECT_MASK_THRESHOLD = 0.0
+    cfg.MODEL.MASK_FORMER.TEST.OVERLAP_THRESHOLD = 0.8
+    cfg.MODEL.MASK_FORMER.TEST.DETECTIONS_PER_IMAGE = 100  # instance results kept per image
+
+    # ---------------------------------------------------------------- GPA heads and inference
+    cfg.MODEL.GPA = CN()
+    cfg.MODEL.GPA.IN_VOCAB_LOGIT_SCALE_MAX = 100.0  # clamp of the learnable logit scale
+    cfg.MODEL.GPA.TRAIN_VOCABULARY = ""  # training classes for "seen" tests: a dataset name, class file, or ""
+    #                                      ("" = the metadata of DATASETS.TRAIN[0], resolved on first use)
+    cfg.MODEL.GPA.CFA = CN()
+    cfg.MODEL.GPA.CFA.ENABLED = True  # context-aware feature aggregation head (False = plain mask pooling)
+    cfg.MODEL.GPA.CFA.CONTEXT_DIM = 256  # width of the object-agnostic context branch
+    cfg.MODEL.GPA.CFA.NUM_CONTEXT_BLOCKS = 2  # depthwise-separable blocks of the context branch
+    cfg.MODEL.GPA.CFA.NUM_MAPS = 4  # K object-specific classification maps per query
+    cfg.MODEL.GPA.CFA.KEY_DIM = 64  # d, width of query/key projections of the classification maps
+    cfg.MODEL.GPA.CFA.MASK_BIAS_EPS = 1e-4  # eps in log(sigmoid(mask) + eps)
+    cfg.MODEL.GPA.CFA.LOSS_WEIGHT = 2.0  # weight of the CFA cross-entropy
+    cfg.MODEL.GPA.ENSEMBLE_ALPHA = 0.4  # CFA weight for classes seen in training
+    cfg.MODEL.GPA.ENSEMBLE_BETA = 0.8  # CFA weight for unseen classes
+
+    # ---------------------------------------------------------------- solver
+    cfg.SOLVER.OPTIMIZER = "ADAMW"  # "ADAMW" or "SGD"
+    cfg.SOLVER.ENCODER_LR_MULTIPLIER = 0.1  # pretrained CLIP weights (full fine-tuning only)
+    cfg.SOLVER.ADAPTER_LR_MULTIPLIER = 1.0  # spatial adaptation modules
+    cfg.SOLVER.WEIGHT_DECAY_EMBED = 0.0  # embeddings, queries, logit scales
+    cfg.SOLVER.POLY_LR_POWER = 0.9  # used when LR_SCHEDULER_NAME is "WarmupPolyLR"
+    cfg.SOLVER.POLY_LR_CONSTANT_ENDING = 0.0
+    cfg.SOLVER.AMP.DTYPE = "float16"  # autocast dtype when SOLVER.AMP.ENABLED: "float16" or "bfloat16"
+
+    # ---------------------------------------------------------------- evaluation
+    cfg.TEST.MAX_EVAL_IMAGES = 0  # evaluate only the first N images of each test set (0 = all)
