@@ -55,7 +55,6 @@ def add_gpa_config(cfg: CN) -> None:
 
     cfg.MODEL.MASK_FORMER = CN()
     cfg.MODEL.MASK_FORMER.TRANSFORMER_DECODER_NAME = "MultiScaleMaskedTransformerDecoder"
-    cfg.MODEL.MASK_FORMER.TRANSFORMER_IN_FEATURE = "multi_scale_pixel_decoder"
     cfg.MODEL.MASK_FORMER.DEEP_SUPERVISION = True
     cfg.MODEL.MASK_FORMER.NO_OBJECT_WEIGHT = 0.1
     cfg.MODEL.MASK_FORMER.CLASS_WEIGHT = 2.0
@@ -101,9 +100,6 @@ def add_gpa_config(cfg: CN) -> None:
     cfg.SOLVER.ENCODER_LR_MULTIPLIER = 0.1  # pretrained CLIP weights (full fine-tuning only)
     cfg.SOLVER.ADAPTER_LR_MULTIPLIER = 1.0  # spatial adaptation modules
     cfg.SOLVER.WEIGHT_DECAY_EMBED = 0.0  # embeddings, queries, logit scales
-    cfg.SOLVER.POLY_LR_POWER = 0.9  # used when LR_SCHEDULER_NAME is "WarmupPolyLR"
-    cfg.SOLVER.POLY_LR_CONSTANT_ENDING = 0.0
+    cfg.SOLVER.POLY_LR_POWER = 0.9  # exponent of SOLVER.LR_SCHEDULER_NAME "WarmupPolyLR"
+    cfg.SOLVER.LOG_PERIOD = 20  # iterations between metric writes (console, metrics.json, tensorboard)
     cfg.SOLVER.AMP.DTYPE = "float16"  # autocast dtype when SOLVER.AMP.ENABLED: "float16" or "bfloat16"
-
-    # ---------------------------------------------------------------- evaluation
-    cfg.TEST.MAX_EVAL_IMAGES = 0  # evaluate only the first N images of each test set (0 = all)

@@ -1,0 +1,1 @@
+"""Classification heads on top of the mask generator."""

@@ -1,0 +1,1 @@
+"""Pure functions turning model outputs into results."""

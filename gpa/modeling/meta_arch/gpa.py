@@ -1,0 +1,307 @@
+"""The GPA meta-architecture: adapted CLIP encoder -> mask generator -> two classifiers.
+
+Training: Mask2Former losses on the in-vocabulary classifier's logits and the masks, plus the CFA
+head's cross-entropy on matched queries. Inference: both classifiers combined by the geometric
+ensemble, then semantic / panoptic / instance post-processing. Every input names its vocabulary
+(a `Vocabulary` under "vocabulary", or a registered dataset under "dataset_name").
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from detectron2.config import CfgNode, configurable
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.modeling import META_ARCH_REGISTRY, SEM_SEG_HEADS_REGISTRY, build_backbone
+from detectron2.modeling.postprocessing import sem_seg_postprocess
+from detectron2.structures import ImageList
+from torch import nn
+
+from gpa.data.vocabulary import Vocabulary, read_class_file
+from gpa.modeling.criterion import SetCriterion
+from gpa.modeling.heads.context_aggregation import ContextAwareAggregation
+from gpa.modeling.heads.matched_cross_entropy import matched_cross_entropy
+from gpa.modeling.heads.open_vocab_logits import open_vocab_logits
+from gpa.modeling.inference.ensemble import geometric_ensemble
+from gpa.modeling.inference.postprocess import instance_inference, panoptic_inference, semantic_inference
+from gpa.modeling.matching.hungarian_matcher import HungarianMatcher
+from gpa.modeling.ops.mask_pooling import mask_pool
+from gpa.modeling.text.templates import get_templates
+from gpa.modeling.text.text_classifier import TextClassifier
+
+__all__ = ["GPA", "resolve_vocabulary"]
+
+
+def resolve_vocabulary(source: str) -> Vocabulary:
+    """A vocabulary from a registered dataset's metadata or from an `id:name,...` class file."""
+    if source in DatasetCatalog.list():
+        metadata = MetadataCatalog.get(source)
+        if not hasattr(metadata, "vocabulary"):
+            raise ValueError(f"dataset {source!r} has no 'vocabulary' in its metadata; register it with gpa.data")
+        return metadata.vocabulary
+    if Path(source).is_file():
+        return Vocabulary.from_strings(",".join(synonyms) for _, synonyms in read_class_file(source))
+    raise ValueError(
+        f"vocabulary source {source!r} is neither a registered dataset nor an existing class file; "
+        "give a dataset name (see datasets/README.md) or a path to an `id:name,synonym,...` file"
+    )
+
+
+@META_ARCH_REGISTRY.register()
+class GPA(nn.Module):
+    """Open-vocabulary segmentation with a generalization-preserving adapted CLIP (see module doc)."""
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        backbone: nn.Module,
+        sem_seg_head: nn.Module,
+        criterion: SetCriterion,
+        text_classifier: TextClassifier,
+        cfa_head: ContextAwareAggregation | None,
+        pixel_mean: Sequence[float],
+        pixel_std: Sequence[float],
+        size_divisibility: int = 32,
+        logit_scale_max: float = 100.0,
+        cfa_loss_weight: float = 2.0,
+        ensemble_alpha: float = 0.4,
+        ensemble_beta: float = 0.8,
+        semantic_on: bool = True,
+        panoptic_on: bool = True,
+        instance_on: bool = True,
+        object_mask_threshold: float = 0.0,
+        overlap_threshold: float = 0.8,
+        detections_per_image: int = 100,
+        train_vocabulary_sources: Sequence[str] = (),
+        deep_supervision: bool = True,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.sem_seg_head = sem_seg_head
+        self.criterion = criterion
+        self.text_classifier = text_classifier
+        self.cfa_head = cfa_head
+        self.void_embedding = nn.Embedding(1, backbone.embed_dim)
+        self.register_buffer("pixel_mean", torch.tensor(pixel_mean, dtype=torch.float32).view(-1, 1, 1), False)
+        self.register_buffer("pixel_std", torch.tensor(pixel_std, dtype=torch.float32).view(-1, 1, 1), False)
+        self.size_divisibility = size_divisibility
+        self.logit_scale_max = logit_scale_max
+        self.cfa_loss_weight = cfa_loss_weight
+        self.ensemble_alpha, self.ensemble_beta = ensemble_alpha, ensemble_beta
+        self.semantic_on, self.panoptic_on, self.instance_on = semantic_on, panoptic_on, instance_on
+        self.object_mask_threshold, self.overlap_threshold = object_mask_threshold, overlap_threshold
+        self.detections_per_image = detections_per_image
+        self.train_vocabulary_sources = tuple(train_vocabulary_sources)
+        self.deep_supervision = deep_supervision
+        self._train_vocabulary: Vocabulary | None = None
+        self._seen_cache: dict[Vocabulary, torch.Tensor] = {}
+
+    @classmethod
+    def from_config(cls, cfg: CfgNode) -> dict[str, Any]:
+        backbone = build_backbone(cfg)
+        shapes = backbone.output_shape()
+        head_shapes = {k: shapes[k] for k in cfg.MODEL.SEM_SEG_HEAD.IN_FEATURES}
+        sem_seg_head = SEM_SEG_HEADS_REGISTRY.get(cfg.MODEL.SEM_SEG_HEAD.NAME)(
+            cfg, head_shapes, embed_dim=backbone.embed_dim
+        )
+        mf = cfg.MODEL.MASK_FORMER
+        matcher = HungarianMatcher(
+            cost_class=mf.CLASS_WEIGHT, cost_mask=mf.MASK_WEIGHT, cost_dice=mf.DICE_WEIGHT, num_points=mf.TRAIN_NUM_POINTS
+        )
+        base_weights = {"loss_ce": mf.CLASS_WEIGHT, "loss_mask": mf.MASK_WEIGHT, "loss_dice": mf.DICE_WEIGHT}
+        weights = dict(base_weights)
+        if mf.DEEP_SUPERVISION:
+            for i in range(mf.DEC_LAYERS - 1):
+                weights.update({f"{k}_{i}": v for k, v in base_weights.items()})
+        criterion = SetCriterion(
+            matcher=matcher,
+            weight_dict=weights,
+            eos_coef=mf.NO_OBJECT_WEIGHT,
+            losses=["labels", "masks"],
+            num_points=mf.TRAIN_NUM_POINTS,
+            oversample_ratio=mf.OVERSAMPLE_RATIO,
+            importance_sample_ratio=mf.IMPORTANCE_SAMPLE_RATIO,
+        )
+        gpa = cfg.MODEL.GPA
+        cfa_head = None
+        if gpa.CFA.ENABLED:
+            cfa_head = ContextAwareAggregation(cfg, dense_dim=backbone.dense_dim, query_dim=mf.HIDDEN_DIM)
+        train_sources = (gpa.TRAIN_VOCABULARY,) if gpa.TRAIN_VOCABULARY else tuple(cfg.DATASETS.TRAIN)
+        return {
+            "backbone": backbone,
+            "sem_seg_head": sem_seg_head,
+            "criterion": criterion,
+            "text_classifier": TextClassifier(
+                backbone, get_templates(cfg.MODEL.CLIP.PROMPT_TEMPLATES), cfg.MODEL.CLIP.TEXT_CHUNK_SIZE
+            ),
+            "cfa_head": cfa_head,
+            "pixel_mean": cfg.MODEL.PIXEL_MEAN,
+            "pixel_std": cfg.MODEL.PIXEL_STD,
+            "size_divisibility": cfg.INPUT.SIZE_DIVISIBILITY,
+            "logit_scale_max": gpa.IN_VOCAB_LOGIT_SCALE_MAX,
+            "cfa_loss_weight": gpa.CFA.LOSS_WEIGHT,
+            "ensemble_alpha": gpa.ENSEMBLE_ALPHA,
+            "ensemble_beta": gpa.ENSEMBLE_BETA,
+            "semantic_on": mf.TEST.SEMANTIC_ON,
+            "panoptic_on": mf.TEST.PANOPTIC_ON,
+            "instance_on": mf.TEST.INSTANCE_ON,
+            "object_mask_threshold": mf.TEST.OBJECT_MASK_THRESHOLD,
+            "overlap_threshold": mf.TEST.OVERLAP_THRESHOLD,
+            "detections_per_image": mf.TEST.DETECTIONS_PER_IMAGE,
+            "train_vocabulary_sources": train_sources,
+            "deep_supervision": mf.DEEP_SUPERVISION,
+        }
+
+    @property
+    def device(self) -> torch.device:
+        return self.pixel_mean.device
+
+    # ------------------------------------------------------------------ parameters
+    def trainable_parameter_groups(self) -> dict[str, list[tuple[str, nn.Parameter]]]:
+        """Trainable parameters by owner: the encoder's groups ("encoder", "adapter") and "head"."""
+        groups = {
+            group: [(f"backbone.{name}", p) for name, p in named]
+            for group, named in self.backbone.parameter_groups().items()
+        }
+        in_backbone = {id(p) for p in self.backbone.parameters()}
+        groups["head"] = [(n, p) for n, p in self.named_parameters() if p.requires_grad and id(p) not in in_backbone]
+        return groups
+
+    # ------------------------------------------------------------------ vocabularies
+    def vocabulary_of(self, batched_inputs: Sequence[dict]) -> Vocabulary:
+        """The one vocabulary shared by all inputs of a batch."""
+        vocabularies = []
+        for x in batched_inputs:
+            if "vocabulary" in x:
+                vocabulary = x["vocabulary"]
+                if not isinstance(vocabulary, Vocabulary):
+                    raise TypeError(f"input 'vocabulary' must be a gpa.data.Vocabulary, got {type(vocabulary).__name__}")
+            elif "dataset_name" in x:
+                vocabulary = resolve_vocabulary(x["dataset_name"])
+            else:
+                raise KeyError(
+                    "each input needs 'vocabulary' (a gpa.data.Vocabulary) or 'dataset_name' (a registered dataset)"
+                )
+            vocabularies.append(vocabulary)
+        if any(v != vocabularies[0] for v in vocabularies[1:]):
+            raise ValueError("all inputs of a batch must share one vocabulary; batch images of one dataset together")
+        return vocabularies[0]
+
+    @property
+    def train_vocabulary(self) -> Vocabulary:
+        """Classes seen in training (for the ensemble's seen/unseen weights), resolved on first use."""
+        if self._train_vocabulary is None:
+            if not self.train_vocabulary_sources:
+                raise ValueError(
+                    "the training vocabulary is unknown: set MODEL.GPA.TRAIN_VOCABULARY (a dataset name or a "
+                    "class file) or DATASETS.TRAIN, or assign model.train_vocabulary"
+                )
+            vocabularies = [resolve_vocabulary(s) for s in self.train_vocabulary_sources]
+            merged = {synonyms[0].lower(): (synonyms, thing) for v in vocabularies for synonyms, thing in zip(v.classes, v.is_thing)}
+            self._train_vocabulary = Vocabulary(
+                tuple(s for s, _ in merged.values()), tuple(t for _, t in merged.values())
+            )
+        return self._train_vocabulary
+
+    @train_vocabulary.setter
+    def train_vocabulary(self, vocabulary: Vocabulary) -> None:
+        self._train_vocabulary = vocabulary
+        self._seen_cache.clear()
+
+    def seen_mask(self, vocabulary: Vocabulary) -> torch.Tensor:
+        if vocabulary not in self._seen_cache:
+            seen = vocabulary.seen_mask(self.train_vocabulary)
+            self._seen_cache[vocabulary] = torch.tensor(seen, dtype=torch.bool, device=self.device)
+        return self._seen_cache[vocabulary]
+
+    # ------------------------------------------------------------------ forward
+    def preprocess(self, batched_inputs: Sequence[dict]) -> ImageList:
+        images = [(x["image"].to(self.device) - self.pixel_mean) / self.pixel_std for x in batched_inputs]
+        return ImageList.from_tensors(images, self.size_divisibility)
+
+    def forward(self, batched_inputs: list[dict]) -> dict[str, torch.Tensor] | list[dict]:
+        """Training: dict of weighted losses. Inference: one result dict per input."""
+        images = self.preprocess(batched_inputs)
+        vocabulary = self.vocabulary_of(batched_inputs)
+        features = self.backbone(images.tensor)
+        outputs = self.sem_seg_head(features)
+        text, class_index = self.text_classifier(vocabulary)
+        in_vocab = [self.in_vocab_logits(o["pred_embeds"], text, class_index, len(vocabulary)) for o in self._layers(outputs)]
+        if self.training:
+            return self.losses(batched_inputs, images, features, outputs, in_vocab, text, class_index, len(vocabulary))
+        cfa = self.cfa_logits(features["clip_dense"], outputs, text, class_index, len(vocabulary))
+        probs = geometric_ensemble(in_vocab[-1], cfa, self.seen_mask(vocabulary), self.ensemble_alpha, self.ensemble_beta)
+        return self.postprocess(batched_inputs, images, probs, outputs["pred_masks"], vocabulary)
+
+    @staticmethod
+    def _layers(outputs: dict) -> list[dict]:
+        """Auxiliary predictions first, the final one last."""
+        return [*outputs.get("aux_outputs", []), outputs]
+
+    def in_vocab_logits(self, embeds, text, class_index, num_classes: int) -> torch.Tensor:
+        scale = self.sem_seg_head.predictor.logit_scale.exp().clamp(max=self.logit_scale_max)
+        return open_vocab_logits(embeds, text, class_index, num_classes, scale, self.void_embedding.weight[0])
+
+    def cfa_logits(self, dense, outputs, text, class_index, num_classes: int) -> torch.Tensor:
+        """Classify each query's CLIP-space feature (CFA, or plain mask pooling when CFA is off)."""
+        if self.cfa_head is not None:
+            pooled = self.cfa_head(dense, outputs["pred_masks"], outputs["query_features"])
+        else:
+            pooled = mask_pool(dense, outputs["pred_masks"])
+        batch, queries, dim = pooled.shape
+        embeds = self.backbone.pool_dense(pooled.reshape(batch * queries, dim)).reshape(batch, queries, -1)
+        return open_vocab_logits(embeds, text, class_index, num_classes, self.backbone.logit_scale)
+
+    def losses(self, batched_inputs, images, features, outputs, in_vocab, text, class_index, num_classes):
+        targets = self.prepare_targets(batched_inputs, images)
+        layers = self._layers(outputs)
+        criterion_outputs = {"pred_logits": in_vocab[-1], "pred_masks": outputs["pred_masks"]}
+        criterion_outputs["aux_outputs"] = [
+            {"pred_logits": logits, "pred_masks": layer["pred_masks"]} for logits, layer in zip(in_vocab[:-1], layers[:-1])
+        ] if self.deep_supervision else []
+        losses, indices = self.criterion(criterion_outputs, targets)
+        weighted = {k: v * self.criterion.weight_dict[k] for k, v in losses.items() if k in self.criterion.weight_dict}
+        if self.cfa_head is not None:
+            cfa = self.cfa_logits(features["clip_dense"], outputs, text, class_index, num_classes)
+            labels = [t["labels"] for t in targets]
+            weighted["loss_cfa"] = self.cfa_loss_weight * matched_cross_entropy(cfa, indices, labels)
+        return weighted
+
+    def prepare_targets(self, batched_inputs: Sequence[dict], images: ImageList) -> list[dict[str, torch.Tensor]]:
+        """Per image: class ids and masks padded to the batch's padded size."""
+        height, width = images.tensor.shape[-2:]
+        targets = []
+        for x in batched_inputs:
+            if "instances" not in x:
+                raise KeyError("training inputs need 'instances' (gt_classes, gt_masks); use a gpa training mapper")
+            instances = x["instances"].to(self.device)
+            masks = instances.gt_masks.tensor if hasattr(instances.gt_masks, "tensor") else instances.gt_masks
+            padded = masks.new_zeros((masks.shape[0], height, width))
+            padded[:, : masks.shape[1], : masks.shape[2]] = masks
+            targets.append({"labels": instances.gt_classes, "masks": padded})
+        return targets
+
+    def postprocess(self, batched_inputs, images: ImageList, probs, mask_logits, vocabulary: Vocabulary) -> list[dict]:
+        """Masks to each input's output size, then the enabled tasks."""
+        mask_logits = F.interpolate(mask_logits, size=images.tensor.shape[-2:], mode="bilinear", align_corners=False)
+        is_thing = torch.tensor(vocabulary.is_thing, dtype=torch.bool, device=self.device)
+        results = []
+        for class_probs, masks, x, image_size in zip(probs, mask_logits, batched_inputs, images.image_sizes):
+            height, width = x.get("height", image_size[0]), x.get("width", image_size[1])
+            masks = sem_seg_postprocess(masks, image_size, height, width).float()
+            class_probs = class_probs.float()
+            result: dict[str, Any] = {}
+            if self.semantic_on:
+                result["sem_seg"] = semantic_inference(class_probs, masks)
+            if self.panoptic_on:
+                result["panoptic_seg"] = panoptic_inference(
+                    class_probs, masks, is_thing, self.object_mask_threshold, self.overlap_threshold
+                )
+            if self.instance_on:
+                result["instances"] = instance_inference(class_probs, masks, is_thing, self.detections_per_image)
+            results.append(result)
+        return results
