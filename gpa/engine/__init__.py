@@ -1,0 +1,5 @@
+"""Training and evaluation machinery."""
+from .setup import build_config, check_dataset_names
+from .trainer import Trainer
+
+__all__ = ["Trainer", "build_config", "check_dataset_names"]

@@ -1,0 +1,52 @@
+#!/usr/bin/env python
+"""Train or evaluate gpa models.
+
+  python tools/train_net.py --config-file configs/toy/gpa.yaml
+  python tools/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS output/model_final.pth
+  python tools/train_net.py --config-file CFG --num-gpus 8 [--resume] [KEY VALUE ...]
+"""
+from __future__ import annotations
+
+import logging
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.engine import default_argument_parser, default_setup, launch
+from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
+
+import gpa  # noqa: F401  (registers the model and datasets)
+from gpa.engine import Trainer, build_config
+
+
+def setup(args):
+    cfg = build_config(args.config_file, args.opts)
+    default_setup(cfg, args)
+    setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="gpa")
+    return cfg
+
+
+def main(args):
+    cfg = setup(args)
+    if args.eval_only:
+        model = Trainer.build_model(cfg)
+        checkpointer = DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR)
+        if not cfg.MODEL.WEIGHTS and not (args.resume and checkpointer.has_checkpoint()):
+            raise ValueError("--eval-only needs trained weights: MODEL.WEIGHTS path/to/model.pth, or --resume")
+        checkpointer.resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        return Trainer.test(cfg, model)
+    trainer = Trainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+if __name__ == "__main__":
+    args = default_argument_parser().parse_args()
+    logging.getLogger("gpa").info(f"Command line arguments: {args}")
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
