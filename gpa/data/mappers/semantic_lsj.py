@@ -1,0 +1,79 @@
+"""Training mapper for semantic datasets: LSJ augmentation, one target per class present."""
+from __future__ import annotations
+
+import copy
+
+import detectron2.data.transforms as T
+import numpy as np
+import torch
+from detectron2.config import configurable
+from detectron2.data import MetadataCatalog
+from detectron2.data import detection_utils as utils
+from detectron2.structures import BitMasks, Instances
+
+from .lsj import build_lsj_augmentation, transform_label_map
+
+__all__ = ["SemanticDatasetMapper"]
+
+
+class SemanticDatasetMapper:
+    """Record -> {"image", "sem_seg" (int64 HxW, ignore kept), "instances": one mask per class present}.
+
+    Label files may be 8- or 16-bit; `ignore_label` marks void pixels (and the crop padding).
+    """
+
+    @configurable
+    def __init__(
+        self, is_train: bool = True, *, augmentations: list[T.Augmentation], image_format: str, ignore_label: int
+    ) -> None:
+        self.is_train = is_train
+        self.augmentations = T.AugmentationList(augmentations)
+        self.image_format = image_format
+        self.ignore_label = ignore_label
+
+    @classmethod
+    def from_config(cls, cfg, is_train: bool = True) -> dict:
+        if not cfg.DATASETS.TRAIN:
+            raise ValueError("the semantic mapper reads ignore_label from DATASETS.TRAIN[0], which is empty")
+        ignore_label = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).ignore_label
+        return {
+            "is_train": is_train,
+            "augmentations": build_lsj_augmentation(
+                cfg.INPUT.IMAGE_SIZE, cfg.INPUT.MIN_SCALE, cfg.INPUT.MAX_SCALE, cfg.INPUT.RANDOM_FLIP,
+                seg_pad_value=ignore_label,
+            ),
+            "image_format": cfg.INPUT.FORMAT,
+            "ignore_label": ignore_label,
+        }
+
+    def __call__(self, dataset_dict: dict) -> dict:
+        record = copy.deepcopy(dataset_dict)
+        image = utils.read_image(record["file_name"], format=self.image_format)
+        utils.check_image_size(record, image)
+        aug_input = T.AugInput(image)
+        transforms = self.augmentations(aug_input)
+        image = aug_input.image
+        record["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        if not self.is_train:
+            for key in ("segments_info", "pan_seg_file_name", "sem_seg_file_name", "annotations"):
+                record.pop(key, None)
+            return record
+        if "sem_seg_file_name" not in record:
+            raise KeyError(f"{record['file_name']}: the semantic mapper needs 'sem_seg_file_name'")
+        labels = utils.read_image(record.pop("sem_seg_file_name"))
+        if labels.ndim != 2:
+            raise ValueError(f"semantic label file of {record['file_name']} has shape {labels.shape}; "
+                             "expected a single-channel image of class ids")
+        sem_seg = transform_label_map(transforms, labels)
+        record["sem_seg"] = sem_seg
+
+        classes = [c for c in torch.unique(sem_seg).tolist() if c != self.ignore_label]
+        instances = Instances(image.shape[:2])
+        instances.gt_classes = torch.tensor(classes, dtype=torch.int64)
+        if classes:
+            masks = torch.stack([sem_seg == c for c in classes])
+        else:
+            masks = torch.zeros((0, *image.shape[:2]), dtype=torch.bool)
+        instances.gt_masks = BitMasks(masks)
+        record["instances"] = instances
+        return record
