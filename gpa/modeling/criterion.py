@@ -11,6 +11,8 @@ from .matching.point_sampling import calculate_uncertainty, get_uncertain_point_
 
 __all__ = ["SetCriterion", "deep_supervision_weight_dict", "dice_loss", "sigmoid_ce_loss"]
 
+Indices = list[tuple[Tensor, Tensor]]  # per image: (matched query indices, matched target indices)
+
 
 def dice_loss(logits: Tensor, targets: Tensor, num_masks: float) -> Tensor:
     """Sum over masks of 1 - (2|p.t| + 1) / (|p| + |t| + 1), p = sigmoid(logits) [N, P], divided by num_masks."""
@@ -90,7 +92,7 @@ class SetCriterion(nn.Module):
             "deep_supervision": mf.DEEP_SUPERVISION,
         }
 
-    def forward(self, outputs: dict, targets: list[dict]) -> tuple[dict[str, Tensor], list[tuple[Tensor, Tensor]]]:
+    def forward(self, outputs: dict, targets: list[dict]) -> tuple[dict[str, Tensor], Indices]:
         """outputs: {"pred_logits": [B, Q, C+1], "pred_masks": [B, Q, H, W], "aux_outputs": [...]}; targets: B
         dicts {"labels": int64 [M], "masks": [M, H', W']} at the padded image size (the same for all images).
         Returns (unweighted losses, the final prediction's matching)."""
@@ -102,7 +104,9 @@ class SetCriterion(nn.Module):
                 losses.update(self._losses_of(aux, targets, num_masks, suffix=f"_{i}")[0])
         return losses, indices
 
-    def _losses_of(self, outputs: dict, targets: list[dict], num_masks: float, suffix: str):
+    def _losses_of(
+        self, outputs: dict, targets: list[dict], num_masks: float, suffix: str
+    ) -> tuple[dict[str, Tensor], Indices]:
         indices = self.matcher(outputs, targets)
         losses = {}
         with torch.autocast(device_type=outputs["pred_masks"].device.type, enabled=False):
@@ -111,7 +115,7 @@ class SetCriterion(nn.Module):
                 losses.update({k + suffix: v for k, v in found.items()})
         return losses, indices
 
-    def loss_labels(self, outputs: dict, targets: list[dict], indices, num_masks: float) -> dict[str, Tensor]:
+    def loss_labels(self, outputs: dict, targets: list[dict], indices: Indices, num_masks: float) -> dict[str, Tensor]:
         """Cross-entropy over C+1 classes; unmatched queries are "no object" (weight eos_coef)."""
         logits = outputs["pred_logits"].float()
         num_classes = logits.shape[-1] - 1
@@ -124,7 +128,7 @@ class SetCriterion(nn.Module):
             target_classes[batch_idx, src_idx] = torch.cat(matched).to(logits.device)
         return {"loss_ce": F.cross_entropy(logits.transpose(1, 2), target_classes, weight)}
 
-    def loss_masks(self, outputs: dict, targets: list[dict], indices, num_masks: float) -> dict[str, Tensor]:
+    def loss_masks(self, outputs: dict, targets: list[dict], indices: Indices, num_masks: float) -> dict[str, Tensor]:
         """BCE and dice of matched masks at `num_points` points, mostly where the prediction is uncertain."""
         pred_masks = outputs["pred_masks"]
         batch_idx, src_idx = self._matched_predictions(indices)
@@ -145,7 +149,7 @@ class SetCriterion(nn.Module):
         }
 
     @staticmethod
-    def _matched_predictions(indices) -> tuple[Tensor, Tensor]:
+    def _matched_predictions(indices: Indices) -> tuple[Tensor, Tensor]:
         batch_idx = torch.cat([torch.full_like(src, i) for i, (src, _) in enumerate(indices)])
         src_idx = torch.cat([src for src, _ in indices])
         return batch_idx, src_idx

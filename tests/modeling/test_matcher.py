@@ -63,7 +63,8 @@ class GridPointMatcher(HungarianMatcher):
 
 def test_grid_points_sample_exact_pixels():
     masks = torch.randn(2, 1, 5, 5)
-    points = GridPointMatcher(5).sample_points(torch.device("cpu")).expand(2, -1, -1)
+    matcher = GridPointMatcher(5, cost_class=1.0, cost_mask=1.0, cost_dice=1.0)
+    points = matcher.sample_points(torch.device("cpu")).expand(2, -1, -1)
     torch.testing.assert_close(point_sample(masks, points, align_corners=False)[:, 0], masks.flatten(1))
 
 

@@ -115,6 +115,10 @@ def test_input_proj_when_channels_differ_and_argument_errors():
     assert decoder(x, mask_features)["pred_masks"].shape == (2, QUERIES, 16, 16)
     with pytest.raises(ValueError, match="3 feature levels"):
         decoder(x[:2], mask_features)
+    with pytest.raises(ValueError, match="16-channel features"):
+        decoder(_inputs(channels=HIDDEN)[0], mask_features)
+    with pytest.raises(ValueError, match="mask features"):
+        decoder(x, mask_features[:, :8])
     with pytest.raises(NotImplementedError, match="mask=None"):
         decoder(x, mask_features, mask=torch.zeros(2, 64, 64, dtype=torch.bool))
     with pytest.raises(ValueError, match="mask_classification"):

@@ -19,7 +19,7 @@ class HungarianMatcher(nn.Module):
     """
 
     @configurable
-    def __init__(self, cost_class: float = 1.0, cost_mask: float = 1.0, cost_dice: float = 1.0, num_points: int = 0):
+    def __init__(self, cost_class: float, cost_mask: float, cost_dice: float, num_points: int):
         super().__init__()
         if cost_class == 0 and cost_mask == 0 and cost_dice == 0:
             raise ValueError("HungarianMatcher: at least one of cost_class, cost_mask, cost_dice must be non-zero")

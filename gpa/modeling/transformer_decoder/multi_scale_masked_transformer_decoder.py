@@ -66,6 +66,8 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
         if hidden_dim % 2 != 0 or hidden_dim % nheads != 0:
             raise ValueError(f"hidden_dim ({hidden_dim}) must be even and divisible by nheads ({nheads})")
         self.mask_classification = mask_classification
+        self.in_channels = in_channels
+        self.mask_dim = mask_dim
         self.num_heads = nheads
         self.num_layers = dec_layers
         self.num_queries = num_queries
@@ -128,6 +130,12 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
             raise NotImplementedError("MultiScaleMaskedTransformerDecoder does not use padding masks; pass mask=None")
         if len(x) != self.NUM_FEATURE_LEVELS:
             raise ValueError(f"expected {self.NUM_FEATURE_LEVELS} feature levels, got {len(x)}")
+        channels = [int(feat.shape[1]) for feat in x]
+        if channels != [self.in_channels] * self.NUM_FEATURE_LEVELS or mask_features.shape[1] != self.mask_dim:
+            raise ValueError(
+                f"decoder built for {self.in_channels}-channel features and {self.mask_dim}-channel mask features, "
+                f"got {channels} and {mask_features.shape[1]}"
+            )
         sizes, srcs, pos = [], [], []
         for i, feat in enumerate(x):
             sizes.append(tuple(feat.shape[-2:]))
