@@ -1,0 +1,14 @@
+"""CLIP image encoders with spatial adapters (importing this registers CLIPBackbone)."""
+from .clip_backbone import CLIPBackbone
+from .open_clip_configs import register_model_configs
+from .spatial_adapter import SpatialAdapter
+from .spatial_mixers import SpatialMixerOptions, build_spatial_mixer, register_spatial_mixer
+
+__all__ = [
+    "CLIPBackbone",
+    "SpatialAdapter",
+    "SpatialMixerOptions",
+    "build_spatial_mixer",
+    "register_model_configs",
+    "register_spatial_mixer",
+]

@@ -1,0 +1,89 @@
+"""The spatial adaptation module: a low-rank, spatially mixed modulation of an encoder block's output.
+
+For a block output x [N, C, H, W]:
+    delta = up(GELU(mixer(down(x))))        down: 1x1 C->r, mixer: on the rank-r map, up: 1x1 r->k*C
+    "scale_shift" (k=2): gamma, beta = delta; y = x * (1 + gamma) + beta
+    "residual"    (k=1): y = x + delta
+`up` is zero-initialized, so at initialization y == x exactly: the adapted encoder starts as the
+pretrained one and all change lives in a rank-r subspace.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .spatial_mixers import SpatialMixerOptions, build_spatial_mixer
+
+__all__ = [
+    "Modulation",
+    "MODULATIONS",
+    "scale_shift_modulation",
+    "residual_modulation",
+    "SpatialAdapter",
+]
+
+
+def scale_shift_modulation(x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    """y = x * (1 + gamma) + beta with (gamma, beta) the two channel halves of `delta` [N, 2C, ...]."""
+    gamma, beta = delta.chunk(2, dim=1)
+    return x * (1 + gamma) + beta
+
+
+def residual_modulation(x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    """y = x + delta (LoRA-style additive low-rank update)."""
+    return x + delta
+
+
+class Modulation(NamedTuple):
+    """How the adapter's output combines with the block output."""
+
+    channel_factor: int  # `up` produces channel_factor * C channels
+    apply: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+MODULATIONS: dict[str, Modulation] = {
+    "scale_shift": Modulation(2, scale_shift_modulation),
+    "residual": Modulation(1, residual_modulation),
+}
+
+
+class SpatialAdapter(nn.Module):
+    """Low-rank spatial adapter on NCHW maps; the identity at initialization."""
+
+    def __init__(
+        self,
+        channels: int,
+        rank: int = 32,
+        spatial_kind: str = "depthwise_conv",
+        mixer_options: SpatialMixerOptions | None = None,
+        modulation: str = "scale_shift",
+    ) -> None:
+        super().__init__()
+        if rank < 1:
+            raise ValueError(f"adapter rank (MODEL.ADAPTER.RANK) must be >= 1, got {rank}")
+        if modulation not in MODULATIONS:
+            raise ValueError(
+                f"unknown modulation {modulation!r} (MODEL.ADAPTER.MODULATION); valid: {', '.join(sorted(MODULATIONS))}"
+            )
+        self.channels = channels
+        self.rank = rank
+        self.modulation = modulation
+        self._combine = MODULATIONS[modulation].apply
+        self.down = nn.Conv2d(channels, rank, kernel_size=1)
+        self.mixer = build_spatial_mixer(spatial_kind, rank, mixer_options or SpatialMixerOptions())
+        self.act = nn.GELU()
+        self.up = nn.Conv2d(rank, MODULATIONS[modulation].channel_factor * channels, kernel_size=1)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.channels:
+            raise ValueError(f"SpatialAdapter expects [N, {self.channels}, H, W] maps, got {tuple(x.shape)}")
+        delta = self.up(self.act(self.mixer(self.down(x))))
+        return self._combine(x, delta)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, rank={self.rank}, modulation={self.modulation}"
