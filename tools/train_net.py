@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """Train or evaluate gpa models.
 
-  python tools/train_net.py --config-file configs/toy/gpa.yaml
-  python tools/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS output/model_final.pth
-  python tools/train_net.py --config-file CFG --num-gpus 8 [--resume] [KEY VALUE ...]
+python tools/train_net.py --config-file configs/toy/gpa.yaml
+python tools/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS output/model_final.pth
+python tools/train_net.py --config-file CFG --num-gpus 8 [--resume] [KEY VALUE ...]
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Training and evaluation machinery."""
+
 from .setup import build_config, check_dataset_names
 from .trainer import Trainer
 

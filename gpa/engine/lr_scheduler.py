@@ -1,4 +1,5 @@
 """Learning-rate schedules: detectron2's, plus polynomial decay with warmup."""
+
 from __future__ import annotations
 
 import torch
@@ -11,7 +12,7 @@ __all__ = ["build_lr_scheduler"]
 
 
 def build_lr_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
-    """"WarmupPolyLR" (lr * (1 - t)^power after warmup) or any schedule detectron2 knows."""
+    """ "WarmupPolyLR" (lr * (1 - t)^power after warmup) or any schedule detectron2 knows."""
     if cfg.SOLVER.LR_SCHEDULER_NAME != "WarmupPolyLR":
         return d2_build_lr_scheduler(cfg, optimizer)
     sched = WarmupParamScheduler(

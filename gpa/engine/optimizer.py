@@ -5,6 +5,7 @@ heads (`trainable_parameter_groups()`); each group gets its own LR multiplier, a
 group normalization and embedding parameters get their own weight decay. Full-model gradient
 clipping clips the norm of all gradients together, as Mask2Former does.
 """
+
 from __future__ import annotations
 
 import itertools

@@ -1,5 +1,6 @@
 """A training sampler whose infinite shuffled stream can start part-way, so a resumed run sees
 exactly the images the interrupted run would have seen next."""
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """Building a validated config from a YAML file and command-line overrides."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

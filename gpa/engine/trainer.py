@@ -1,5 +1,6 @@
 """The detectron2 trainer of gpa: declared parameter groups, resumable data order, CPU or GPU DDP,
 and multi-benchmark evaluation printed as one table."""
+
 from __future__ import annotations
 
 import logging
@@ -85,9 +86,7 @@ class Trainer(DefaultTrainer):
         """Training loader whose order is fixed by `seed` and starts after `start_iter` iterations."""
         from gpa.data.mappers import build_train_mapper
 
-        dataset = get_detection_dataset_dicts(
-            cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS
-        )
+        dataset = get_detection_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
         seed = resolve_data_seed(cfg) if seed is None else seed
         sampler = ResumableTrainingSampler(len(dataset), seed, start_index=start_iter * cfg.SOLVER.IMS_PER_BATCH)
         return build_detection_train_loader(

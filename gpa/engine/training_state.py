@@ -1,5 +1,6 @@
 """Checkpointed training state beyond weights/optimizer/scheduler: the data-order seed and the
 random-number generators, so `--resume` continues the interrupted run rather than a new one."""
+
 from __future__ import annotations
 
 import random

@@ -64,11 +64,15 @@ def test_undeclared_or_duplicated_parameters_fail():
     groups = model.trainable_parameter_groups()
     groups["head"] = groups["head"][:-1]
     with pytest.raises(ValueError, match="not declared in any group: \\['logit_scale'\\]"):
-        make_param_groups(model, groups, 1.0, {"encoder": 1, "adapter": 1, "head": 1}, {"default": 0, "norm": 0, "embed": 0})
+        make_param_groups(
+            model, groups, 1.0, {"encoder": 1, "adapter": 1, "head": 1}, {"default": 0, "norm": 0, "embed": 0}
+        )
     groups = model.trainable_parameter_groups()
     groups["adapter"] += groups["head"][:1]
     with pytest.raises(ValueError, match="declared in groups 'adapter' and 'head'"):
-        make_param_groups(model, groups, 1.0, {"encoder": 1, "adapter": 1, "head": 1}, {"default": 0, "norm": 0, "embed": 0})
+        make_param_groups(
+            model, groups, 1.0, {"encoder": 1, "adapter": 1, "head": 1}, {"default": 0, "norm": 0, "embed": 0}
+        )
 
 
 def test_unknown_optimizer_name_lists_choices():

@@ -54,14 +54,21 @@ def test_matched_cross_entropy_by_hand():
     indices = [(torch.tensor([1]), torch.tensor([0])), (torch.tensor([0, 1]), torch.tensor([1, 0]))]
     labels = [torch.tensor([1]), torch.tensor([0, 2])]
     # pairs: (img0 q1 -> class 1), (img1 q0 -> class 2), (img1 q1 -> class 0)
-    want = -(
-        torch.log_softmax(logits[0, 1], 0)[1] + torch.log_softmax(logits[1, 0], 0)[2] + torch.log_softmax(logits[1, 1], 0)[0]
-    ) / 3
+    want = (
+        -(
+            torch.log_softmax(logits[0, 1], 0)[1]
+            + torch.log_softmax(logits[1, 0], 0)[2]
+            + torch.log_softmax(logits[1, 1], 0)[0]
+        )
+        / 3
+    )
     torch.testing.assert_close(matched_cross_entropy(logits, indices, labels), want)
 
 
 def test_matched_cross_entropy_without_matches_is_zero_with_graph():
     logits = torch.randn(1, 2, 3, requires_grad=True)
-    loss = matched_cross_entropy(logits, [(torch.tensor([], dtype=torch.long),) * 2], [torch.tensor([], dtype=torch.long)])
+    loss = matched_cross_entropy(
+        logits, [(torch.tensor([], dtype=torch.long),) * 2], [torch.tensor([], dtype=torch.long)]
+    )
     assert loss.item() == 0.0
     loss.backward()

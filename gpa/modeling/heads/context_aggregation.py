@@ -6,6 +6,7 @@ attention over Fc biased by the query's mask so every map starts as soft mask po
 reach discriminative parts and context. The aggregated vector lives in the dense CLIP space and is
 classified by CLIP's own pooling head.
 """
+
 from __future__ import annotations
 
 import math

@@ -2,6 +2,7 @@
 
 Attribute names (`pixel_decoder`, `predictor`) match Mask2Former / FC-CLIP checkpoints.
 """
+
 from __future__ import annotations
 
 import torch

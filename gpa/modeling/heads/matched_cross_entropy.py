@@ -1,4 +1,5 @@
 """Cross-entropy on Hungarian-matched queries (the CFA head's training loss), as a pure function."""
+
 from __future__ import annotations
 
 import torch

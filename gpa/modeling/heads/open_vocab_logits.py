@@ -1,4 +1,5 @@
 """Cosine-similarity logits of CLIP-space embeddings against a vocabulary (pure function)."""
+
 from __future__ import annotations
 
 import torch

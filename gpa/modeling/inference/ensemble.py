@@ -1,4 +1,5 @@
 """Geometric ensemble of the in-vocabulary and CFA classifiers, with void handling (pure functions)."""
+
 from __future__ import annotations
 
 import torch

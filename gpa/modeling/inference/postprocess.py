@@ -1,5 +1,6 @@
 """Turning per-query class probabilities and mask logits into semantic, panoptic and instance
 results (Mask2Former's procedures, as pure functions on one image)."""
+
 from __future__ import annotations
 
 import torch

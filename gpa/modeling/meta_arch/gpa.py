@@ -5,6 +5,7 @@ head's cross-entropy on matched queries. Inference: both classifiers combined by
 ensemble, then semantic / panoptic / instance post-processing. Every input names its vocabulary
 (a `Vocabulary` under "vocabulary", or a registered dataset under "dataset_name").
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -110,7 +111,10 @@ class GPA(nn.Module):
         )
         mf = cfg.MODEL.MASK_FORMER
         matcher = HungarianMatcher(
-            cost_class=mf.CLASS_WEIGHT, cost_mask=mf.MASK_WEIGHT, cost_dice=mf.DICE_WEIGHT, num_points=mf.TRAIN_NUM_POINTS
+            cost_class=mf.CLASS_WEIGHT,
+            cost_mask=mf.MASK_WEIGHT,
+            cost_dice=mf.DICE_WEIGHT,
+            num_points=mf.TRAIN_NUM_POINTS,
         )
         base_weights = {"loss_ce": mf.CLASS_WEIGHT, "loss_mask": mf.MASK_WEIGHT, "loss_dice": mf.DICE_WEIGHT}
         weights = dict(base_weights)
@@ -179,7 +183,9 @@ class GPA(nn.Module):
             if "vocabulary" in x:
                 vocabulary = x["vocabulary"]
                 if not isinstance(vocabulary, Vocabulary):
-                    raise TypeError(f"input 'vocabulary' must be a gpa.data.Vocabulary, got {type(vocabulary).__name__}")
+                    raise TypeError(
+                        f"input 'vocabulary' must be a gpa.data.Vocabulary, got {type(vocabulary).__name__}"
+                    )
             elif "dataset_name" in x:
                 vocabulary = resolve_vocabulary(x["dataset_name"])
             else:
@@ -201,7 +207,11 @@ class GPA(nn.Module):
                     "class file) or DATASETS.TRAIN, or assign model.train_vocabulary"
                 )
             vocabularies = [resolve_vocabulary(s) for s in self.train_vocabulary_sources]
-            merged = {synonyms[0].lower(): (synonyms, thing) for v in vocabularies for synonyms, thing in zip(v.classes, v.is_thing)}
+            merged = {
+                synonyms[0].lower(): (synonyms, thing)
+                for v in vocabularies
+                for synonyms, thing in zip(v.classes, v.is_thing)
+            }
             self._train_vocabulary = Vocabulary(
                 tuple(s for s, _ in merged.values()), tuple(t for _, t in merged.values())
             )
@@ -230,11 +240,15 @@ class GPA(nn.Module):
         features = self.backbone(images.tensor)
         outputs = self.sem_seg_head(features)
         text, class_index = self.text_classifier(vocabulary)
-        in_vocab = [self.in_vocab_logits(o["pred_embeds"], text, class_index, len(vocabulary)) for o in self._layers(outputs)]
+        in_vocab = [
+            self.in_vocab_logits(o["pred_embeds"], text, class_index, len(vocabulary)) for o in self._layers(outputs)
+        ]
         if self.training:
             return self.losses(batched_inputs, images, features, outputs, in_vocab, text, class_index, len(vocabulary))
         cfa = self.cfa_logits(features["clip_dense"], outputs, text, class_index, len(vocabulary))
-        probs = geometric_ensemble(in_vocab[-1], cfa, self.seen_mask(vocabulary), self.ensemble_alpha, self.ensemble_beta)
+        probs = geometric_ensemble(
+            in_vocab[-1], cfa, self.seen_mask(vocabulary), self.ensemble_alpha, self.ensemble_beta
+        )
         return self.postprocess(batched_inputs, images, probs, outputs["pred_masks"], vocabulary)
 
     @staticmethod
@@ -260,9 +274,14 @@ class GPA(nn.Module):
         targets = self.prepare_targets(batched_inputs, images)
         layers = self._layers(outputs)
         criterion_outputs = {"pred_logits": in_vocab[-1], "pred_masks": outputs["pred_masks"]}
-        criterion_outputs["aux_outputs"] = [
-            {"pred_logits": logits, "pred_masks": layer["pred_masks"]} for logits, layer in zip(in_vocab[:-1], layers[:-1])
-        ] if self.deep_supervision else []
+        criterion_outputs["aux_outputs"] = (
+            [
+                {"pred_logits": logits, "pred_masks": layer["pred_masks"]}
+                for logits, layer in zip(in_vocab[:-1], layers[:-1])
+            ]
+            if self.deep_supervision
+            else []
+        )
         losses, indices = self.criterion(criterion_outputs, targets)
         weighted = {k: v * self.criterion.weight_dict[k] for k, v in losses.items() if k in self.criterion.weight_dict}
         if self.cfa_head is not None:

@@ -1,0 +1,32 @@
+"""Shared fixtures: an isolated dataset cache, the tiny config, and a generated COCO-format dataset."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_SAMPLES = REPO.parent / "shared" / "samples" / "coco_panoptic"
+
+
+def pytest_configure(config):
+    # Generated datasets (the toy world) go to one cache per test session unless the caller chose one.
+    os.environ.setdefault("GPA_CACHE", tempfile.mkdtemp(prefix="gpa-test-cache-"))
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path):
+    """The tiny CPU config (configs/tiny/gpa_tiny.yaml), unfrozen, writing into tmp_path."""
+    from detectron2.config import get_cfg
+
+    from gpa.config import add_gpa_config
+
+    cfg = get_cfg()
+    add_gpa_config(cfg)
+    cfg.merge_from_file(str(REPO / "configs" / "tiny" / "gpa_tiny.yaml"))
+    cfg.OUTPUT_DIR = str(tmp_path / "output")
+    return cfg

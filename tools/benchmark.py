@@ -1,0 +1,325 @@
+#!/usr/bin/env python
+"""Speed, memory, parameter and FLOP figures of one or more configs' models.
+
+  python tools/benchmark.py --config-file configs/coco/gpa_convnext_large.yaml \
+      configs/coco/ablations/frozen_clip.yaml --size 1024 --batch 1 --iters 3 --warmup 1 \
+      --opts MODEL.CLIP.PRETRAINED ""
+
+Each config runs in its own process (so peak memory is its own). For training and inference it
+prints seconds per iteration (median over --iters after --warmup), images/s, peak memory (CUDA
+allocator, or the process's peak RSS on CPU), total / trainable parameters, GFLOPs of one inference
+forward (fvcore; operators fvcore cannot count are listed), and a breakdown by stage: encoder
+forward, pixel decoder, transformer decoder, aggregation head, losses, encoder backward (the time
+from the gradient reaching the encoder outputs to the end of backward) and the rest of backward.
+Inputs are random images with random instance masks over the training vocabulary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from contextlib import nullcontext
+
+import torch
+
+AMP = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config-file", nargs="+", required=True, help="one or more config files")
+    parser.add_argument("--size", type=int, default=1024, help="square input size in pixels")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--iters", type=int, default=5, help="timed iterations (median reported)")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--amp", default="none", choices=sorted(AMP))
+    parser.add_argument("--tasks", nargs="+", default=["train", "inference"], choices=["train", "inference"])
+    parser.add_argument("--no-flops", action="store_true", help="skip the fvcore FLOP count")
+    parser.add_argument("--json", help="also write all results to this JSON file")
+    parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE config overrides")
+    return parser.parse_args(argv)
+
+
+class StageTimer:
+    """Wall-clock time of named stages, synchronizing CUDA around each measurement."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.totals: dict[str, float] = defaultdict(float)
+        self._starts: dict[str, float] = {}
+
+    def now(self) -> float:
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def hook_module(self, module: torch.nn.Module, name: str) -> None:
+        module.register_forward_pre_hook(lambda *_: self._starts.__setitem__(name, self.now()))
+        module.register_forward_hook(
+            lambda *_: self.totals.__setitem__(name, self.totals[name] + self.now() - self._starts[name])
+        )
+
+    def reset(self) -> None:
+        self.totals.clear()
+
+
+def make_inputs(cfg, size: int, batch: int, vocabulary_size: int, train_dataset: str) -> list[dict]:
+    from detectron2.structures import BitMasks, Instances
+
+    g = torch.Generator().manual_seed(0)
+    inputs = []
+    for _ in range(batch):
+        image = torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=g)
+        instances = Instances((size, size))
+        masks = torch.zeros(8, size, size, dtype=torch.bool)
+        for i in range(8):
+            x0, y0 = torch.randint(0, size // 2, (2,), generator=g).tolist()
+            masks[i, y0 : y0 + size // 3, x0 : x0 + size // 3] = True
+        instances.gt_masks = BitMasks(masks)
+        instances.gt_classes = torch.randint(0, vocabulary_size, (8,), generator=g)
+        inputs.append(
+            {"image": image, "instances": instances, "height": size, "width": size, "dataset_name": train_dataset}
+        )
+    return inputs
+
+
+def run_single(args: argparse.Namespace) -> dict:
+    """Benchmark one config in this process; returns the figures."""
+    from detectron2.modeling import build_model
+
+    import gpa  # noqa: F401
+    from gpa.engine import build_config
+    from gpa.modeling.meta_arch import resolve_vocabulary
+
+    config_file = args.config_file[0]
+    cfg = build_config(config_file, ["MODEL.DEVICE", args.device, *args.opts])
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    train_dataset = cfg.DATASETS.TRAIN[0]
+    vocabulary = resolve_vocabulary(train_dataset)
+    inputs = make_inputs(cfg, args.size, args.batch, len(vocabulary), train_dataset)
+    autocast = (
+        torch.autocast(device_type=args.device, dtype=AMP[args.amp]) if AMP[args.amp] is not None else nullcontext()
+    )
+    timer = StageTimer(args.device)
+    timer.hook_module(model.backbone, "encoder_forward")
+    timer.hook_module(model.sem_seg_head.pixel_decoder, "pixel_decoder")
+    timer.hook_module(model.sem_seg_head.predictor, "transformer_decoder")
+    if model.cfa_head is not None:
+        timer.hook_module(model.cfa_head, "aggregation_head")
+    timer.hook_module(model.criterion, "losses")
+
+    params = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    encoder_params = sum(p.numel() for p in model.backbone.clip_model.visual.parameters())
+    result = {
+        "config": config_file,
+        "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
+        "size": args.size,
+        "batch": args.batch,
+        "amp": args.amp,
+        "params_total": params,
+        "params_trainable": trainable,
+        "params_image_encoder": encoder_params,
+    }
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
+
+    def encoder_backward_probe():
+        """Record when the first gradient reaches an encoder output."""
+        state = {"t": None}
+        original = model.backbone.forward
+
+        def forward(x):
+            out = original(x)
+            for value in out.values():
+                if value.requires_grad:
+                    value.register_hook(lambda g: state.__setitem__("t", state["t"] or timer.now()) or g)
+            return out
+
+        model.backbone.forward = forward
+        return state
+
+    for task in args.tasks:
+        times, breakdowns = [], []
+        if args.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        for step in range(args.warmup + args.iters):
+            timer.reset()
+            if task == "train":
+                model.train()
+                probe = encoder_backward_probe()
+                start = timer.now()
+                with autocast:
+                    losses = model(inputs)
+                loss = sum(losses.values())
+                backward_start = timer.now()
+                loss.backward()
+                end = timer.now()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                model.backbone.forward = type(model.backbone).forward.__get__(model.backbone)
+                stages = dict(timer.totals)
+                encoder_bwd = end - probe["t"] if probe["t"] else 0.0
+                stages["encoder_backward"] = encoder_bwd
+                stages["rest_of_backward"] = end - backward_start - encoder_bwd
+                elapsed = timer.now() - start
+            else:
+                model.eval()
+                start = timer.now()
+                with torch.no_grad(), autocast:
+                    model([{k: v for k, v in x.items() if k != "instances"} for x in inputs])
+                elapsed = timer.now() - start
+                stages = dict(timer.totals)
+            if step >= args.warmup:
+                times.append(elapsed)
+                breakdowns.append(stages)
+        median = statistics.median(times)
+        result[task] = {
+            "sec_per_iter": median,
+            "images_per_sec": args.batch / median,
+            "peak_memory_gb": (
+                torch.cuda.max_memory_allocated() / 2**30
+                if args.device == "cuda"
+                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+            ),
+            "breakdown_sec": {k: statistics.median(b.get(k, 0.0) for b in breakdowns) for k in breakdowns[0]},
+        }
+    if not args.no_flops:
+        result["gflops_inference"], result["flops_uncounted_ops"] = count_flops(model, inputs[:1])
+    return result
+
+
+def count_flops(model, inputs) -> tuple[float, list[str]]:
+    from fvcore.nn import FlopCountAnalysis
+
+    model.eval()
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, image):
+            x = {k: v for k, v in inputs[0].items() if k != "instances"}
+            x["image"] = image
+            out = self.inner([x])[0]
+            return out["sem_seg"] if "sem_seg" in out else next(iter(out.values()))
+
+    with torch.no_grad():
+        analysis = FlopCountAnalysis(Wrapper(model), (inputs[0]["image"].to(model.device),))
+        analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        total = analysis.total() / 1e9
+    return total, sorted(analysis.unsupported_ops())
+
+
+def print_results(results: list[dict]) -> None:
+    from tabulate import tabulate
+
+    rows = []
+    for r in results:
+        for task in ("train", "inference"):
+            if task in r:
+                t = r[task]
+                rows.append(
+                    [
+                        r["config"],
+                        task,
+                        f"{t['sec_per_iter']:.3f}",
+                        f"{t['images_per_sec']:.3f}",
+                        f"{t['peak_memory_gb']:.2f}",
+                    ]
+                )
+    print(tabulate(rows, headers=["config", "task", "s/iter", "images/s", "peak GB"], tablefmt="pipe"))
+    print()
+    stage_rows = []
+    for r in results:
+        for task in ("train", "inference"):
+            if task in r:
+                for stage, sec in r[task]["breakdown_sec"].items():
+                    stage_rows.append([r["config"], task, stage, f"{sec:.3f}"])
+    print(tabulate(stage_rows, headers=["config", "task", "stage", "s"], tablefmt="pipe"))
+    print()
+    param_rows = [
+        [
+            r["config"],
+            f"{r['params_total'] / 1e6:.2f}M",
+            f"{r['params_trainable'] / 1e6:.3f}M",
+            f"{r['params_image_encoder'] / 1e6:.2f}M",
+            f"{r.get('gflops_inference', float('nan')):.1f}",
+        ]
+        for r in results
+    ]
+    print(
+        tabulate(
+            param_rows,
+            headers=["config", "params", "trainable", "image encoder", "GFLOPs (inference)"],
+            tablefmt="pipe",
+        )
+    )
+    for r in results:
+        if r.get("flops_uncounted_ops"):
+            print(f"{r['config']}: fvcore did not count {', '.join(r['flops_uncounted_ops'])}")
+    if len(results) > 1 and all("train" in r for r in results):
+        base = results[-1]
+        for r in results[:-1]:
+            for task in ("train", "inference"):
+                if task in r and task in base:
+                    ratio = r[task]["sec_per_iter"] / base[task]["sec_per_iter"]
+                    print(f"{task}: {r['config']} takes {ratio:.2f}x the time of {base['config']}")
+    first = results[0]
+    print(f"device: {first['device']}, input {first['size']}x{first['size']}, batch {first['batch']}, amp {first['amp']}")
+
+
+def main() -> None:
+    args = parse_args()
+    if args.single:
+        print("BENCHMARK_JSON " + json.dumps(run_single(args)))
+        return
+    results = []
+    for config_file in args.config_file:
+        command = [
+            sys.executable,
+            __file__,
+            "--single",
+            "--config-file",
+            config_file,
+            "--size",
+            str(args.size),
+            "--batch",
+            str(args.batch),
+            "--iters",
+            str(args.iters),
+            "--warmup",
+            str(args.warmup),
+            "--device",
+            args.device,
+            "--amp",
+            args.amp,
+            "--tasks",
+            *args.tasks,
+        ]
+        if args.no_flops:
+            command.append("--no-flops")
+        command += ["--opts", *args.opts]
+        proc = subprocess.run(command, capture_output=True, text=True)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCHMARK_JSON ")]
+        if proc.returncode != 0 or not lines:
+            sys.stderr.write(proc.stderr[-5000:])
+            raise SystemExit(f"benchmark of {config_file} failed (exit code {proc.returncode})")
+        results.append(json.loads(lines[-1][len("BENCHMARK_JSON ") :]))
+    print_results(results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
