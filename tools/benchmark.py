@@ -275,7 +275,8 @@ def print_results(results: list[dict]) -> None:
                     ratio = r[task]["sec_per_iter"] / base[task]["sec_per_iter"]
                     print(f"{task}: {r['config']} takes {ratio:.2f}x the time of {base['config']}")
     first = results[0]
-    print(f"device: {first['device']}, input {first['size']}x{first['size']}, batch {first['batch']}, amp {first['amp']}")
+    size, batch, amp = first['size'], first['batch'], first['amp']
+    print(f"device: {first['device']}, input {size}x{size}, batch {batch}, amp {amp}")
 
 
 def main() -> None:
