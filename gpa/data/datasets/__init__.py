@@ -1,10 +1,16 @@
 """Dataset registration: generic register functions and the table of builtin benchmarks."""
+from .builtin import BUILTIN_DATASETS, BuiltinDataset, builtin_dataset, datasets_root, register_builtin_datasets
 from .loaders import load_panoptic_json, load_semantic_folders, require_path
 from .register import register_coco_panoptic_format, register_semantic_format
 
 __all__ = [
+    "BUILTIN_DATASETS",
+    "BuiltinDataset",
+    "builtin_dataset",
+    "datasets_root",
     "load_panoptic_json",
     "load_semantic_folders",
+    "register_builtin_datasets",
     "register_coco_panoptic_format",
     "register_semantic_format",
     "require_path",
