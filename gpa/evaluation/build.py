@@ -1,0 +1,79 @@
+"""Evaluators chosen from a mapping by the dataset's evaluator kind and the enabled tasks."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from detectron2.data import MetadataCatalog
+from detectron2.evaluation import DatasetEvaluator, DatasetEvaluators, SemSegEvaluator
+
+from .cityscapes_instance import CityscapesInstanceAPEvaluator
+from .instance_ap import InstanceAPEvaluator
+from .panoptic_quality import PanopticQualityEvaluator
+
+__all__ = ["EVALUATORS", "TASK_SWITCHES", "build_evaluator", "enabled_tasks"]
+
+logger = logging.getLogger(__name__)
+
+Factory = Callable[[str, "str | None"], DatasetEvaluator]
+
+# task -> the config switch enabling it (MODEL.MASK_FORMER.TEST.<switch>)
+TASK_SWITCHES = {"panoptic": "PANOPTIC_ON", "semantic": "SEMANTIC_ON", "instance": "INSTANCE_ON"}
+
+
+def _pq(name: str, output_dir: str | None) -> DatasetEvaluator:
+    return PanopticQualityEvaluator(name, output_dir)
+
+
+def _miou(name: str, output_dir: str | None) -> DatasetEvaluator:
+    return SemSegEvaluator(name, distributed=True, output_dir=output_dir)
+
+
+def _coco_ap(name: str, output_dir: str | None) -> DatasetEvaluator:
+    if not MetadataCatalog.get(name).get("json_file"):
+        raise ValueError(f"dataset '{name}' has no instance annotations (metadata 'json_file'), so AP cannot be "
+                         "computed; register it with instances_json=... or set MODEL.MASK_FORMER.TEST.INSTANCE_ON "
+                         "False")
+    return InstanceAPEvaluator(name, output_dir)
+
+
+def _cityscapes_ap(name: str, output_dir: str | None) -> DatasetEvaluator:
+    return CityscapesInstanceAPEvaluator(name)
+
+
+# evaluator kind (metadata "evaluator_type") -> task -> evaluator. A task missing from a kind is not part of
+# that benchmark's protocol (e.g. Mapillary Vistas reports no AP).
+EVALUATORS: dict[str, dict[str, Factory]] = {
+    "coco_panoptic_seg": {"panoptic": _pq, "semantic": _miou, "instance": _coco_ap},
+    "ade20k_panoptic_seg": {"panoptic": _pq, "semantic": _miou, "instance": _coco_ap},
+    "cityscapes_panoptic_seg": {"panoptic": _pq, "semantic": _miou, "instance": _cityscapes_ap},
+    "mapillary_vistas_panoptic_seg": {"panoptic": _pq, "semantic": _miou},
+    "sem_seg": {"semantic": _miou},
+}
+
+
+def enabled_tasks(cfg) -> list[str]:
+    """Tasks switched on in MODEL.MASK_FORMER.TEST, in the order panoptic, semantic, instance."""
+    return [task for task, switch in TASK_SWITCHES.items() if getattr(cfg.MODEL.MASK_FORMER.TEST, switch)]
+
+
+def build_evaluator(cfg, dataset_name: str, output_folder: str | None = None) -> DatasetEvaluator:
+    """The evaluators of `dataset_name` for the enabled tasks its kind supports.
+
+    Enabled tasks outside the benchmark's protocol are logged and left out; none left is an error.
+    """
+    metadata = MetadataCatalog.get(dataset_name)
+    kind = metadata.get("evaluator_type")
+    if kind not in EVALUATORS:
+        raise ValueError(f"dataset '{dataset_name}' has evaluator_type {kind!r}; valid: {sorted(EVALUATORS)}")
+    tasks = enabled_tasks(cfg)
+    chosen = [t for t in tasks if t in EVALUATORS[kind]]
+    left_out = [t for t in tasks if t not in EVALUATORS[kind]]
+    if left_out:
+        logger.info("%s (%s): %s not part of this benchmark's protocol, not evaluated",
+                    dataset_name, kind, ", ".join(left_out))
+    if not chosen:
+        switches = [f"MODEL.MASK_FORMER.TEST.{TASK_SWITCHES[t]}" for t in EVALUATORS[kind]]
+        raise ValueError(f"dataset '{dataset_name}' ({kind}) supports {sorted(EVALUATORS[kind])} but none is "
+                         f"enabled; switch on one of {switches}")
+    return DatasetEvaluators([EVALUATORS[kind][t](dataset_name, output_folder) for t in chosen])
