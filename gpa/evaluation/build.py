@@ -26,6 +26,9 @@ def _pq(name: str, output_dir: str | None) -> DatasetEvaluator:
 
 
 def _miou(name: str, output_dir: str | None) -> DatasetEvaluator:
+    if not MetadataCatalog.get(name).get("sem_seg_root"):
+        raise ValueError(f"dataset '{name}' has no semantic labels (metadata 'sem_seg_root'), so mIoU cannot be "
+                         "computed; register it with sem_seg_root=... or set MODEL.MASK_FORMER.TEST.SEMANTIC_ON False")
     return SemSegEvaluator(name, distributed=True, output_dir=output_dir)
 
 

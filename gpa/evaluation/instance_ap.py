@@ -19,6 +19,9 @@ class InstanceAPEvaluator(COCOEvaluator):
     def __init__(self, dataset_name: str, output_dir: str | None = None, max_dets_per_image: int = 100) -> None:
         super().__init__(dataset_name, tasks=("segm",), distributed=True, output_dir=output_dir,
                          max_dets_per_image=max_dets_per_image)
+        # pycocotools' loadRes copies the ground truth's "info", which instance JSONs made for Mask2Former's
+        # ADE20K layout lack; an empty one keeps those files usable.
+        self._coco_api.dataset.setdefault("info", {})
         things = sorted(self._metadata.thing_dataset_id_to_contiguous_id.items(), key=lambda kv: kv[1])
         if not things:
             raise ValueError(f"dataset '{dataset_name}' has no thing classes; instance AP needs some")

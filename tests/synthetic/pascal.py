@@ -47,8 +47,8 @@ def write_pascal_voc_raw(root: str | Path, num_images: int = 3, size: tuple[int,
         edges[1:, :] |= labels[1:, :] != labels[:-1, :]
         labels[edges] = 255  # VOC marks object boundaries as void
         write_jpg(voc / "JPEGImages" / f"{image_id}.jpg", paint_image(rng, scene, category_colors([{}] * 5)))
-        png = Image.fromarray(labels, mode="P")
-        png.putpalette(_voc_palette())
+        png = Image.fromarray(labels)
+        png.putpalette(_voc_palette())  # makes it a palette ("P") PNG, as the release's
         (voc / "SegmentationClass").mkdir(parents=True, exist_ok=True)
         png.save(voc / "SegmentationClass" / f"{image_id}.png")
         ids[split].append(image_id)

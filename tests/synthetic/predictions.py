@@ -9,7 +9,16 @@ from detectron2.evaluation import DatasetEvaluator
 from detectron2.structures import BitMasks, Boxes, Instances
 from PIL import Image
 
-__all__ = ["evaluate_outputs", "instances_output", "panoptic_output", "read_segment_ids", "semantic_output"]
+__all__ = [
+    "evaluate_outputs",
+    "instances_output",
+    "miou_if_all_predicted_as",
+    "panoptic_output",
+    "read_labels",
+    "read_segment_ids",
+    "semantic_output",
+    "semantic_outputs",
+]
 
 
 def read_segment_ids(png_path: str) -> np.ndarray:
@@ -61,3 +70,31 @@ def evaluate_outputs(evaluator: DatasetEvaluator, pairs: Iterable[tuple[dict, di
     for record, output in pairs:
         evaluator.process([record], [output])
     return evaluator.evaluate()
+
+
+def read_labels(path: str) -> np.ndarray:
+    """A label file at its stored bit depth."""
+    with Image.open(path) as image:
+        return np.array(image).astype(np.int64)
+
+
+def miou_if_all_predicted_as(label_maps: Iterable[np.ndarray], cls: int, ignore_label: int) -> float:
+    """mIoU (classes present in the ground truth) when every pixel is predicted as `cls`, by pixel counting.
+
+    Only `cls` has a non-zero IoU: |gt == cls| / |gt != ignore|; each other present class scores 0.
+    """
+    labels = np.concatenate([m.ravel() for m in label_maps])
+    valid = labels[labels != ignore_label]
+    present = np.unique(valid)
+    return 100.0 * float((valid == cls).sum()) / valid.size / len(present)
+
+
+def semantic_outputs(records: Iterable[Mapping], num_classes: int, as_class: int | None = None) -> list[dict]:
+    """{"sem_seg"} of each record's label file (perfect), or every pixel scored as `as_class`."""
+    outputs = []
+    for record in records:
+        labels = read_labels(record["sem_seg_file_name"])
+        if as_class is not None:
+            labels = np.full(labels.shape, as_class)
+        outputs.append({"sem_seg": semantic_output(labels, num_classes)})
+    return outputs

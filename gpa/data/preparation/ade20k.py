@@ -148,10 +148,11 @@ def prepare_panoptic(
                     rle["counts"] = rle["counts"].decode("ascii")
                     instances.append({"id": len(instances) + 1, "image_id": stem, "category_id": seg["category_id"],
                                       "segmentation": rle, "area": seg["area"], "bbox": seg["bbox"], "iscrowd": 0})
-        save_json({"images": images, "annotations": annotations, "categories": categories},
+        info = {"description": f"ADE20K-150 {split}, made by datasets/prepare_ade20k_panoptic.py"}
+        save_json({"info": info, "images": images, "annotations": annotations, "categories": categories},
                   ade_dir / f"ade20k_panoptic_{split}.json")
         thing_categories = [{"id": c["id"], "name": c["name"]} for c in categories if c["isthing"]]
-        save_json({"images": images, "annotations": instances, "categories": thing_categories},
+        save_json({"info": info, "images": images, "annotations": instances, "categories": thing_categories},
                   ade_dir / f"ade20k_instance_{split}.json")
         summary.wrote("json", 2)
 

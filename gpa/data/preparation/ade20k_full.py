@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> PrepareSummary:
     parser = base_parser("ADE20K-Full A-847: resized images and uint16 labels from the ADE20K 2021 release.")
     parser.add_argument("--class-list", type=Path, required=True, help=CLASS_LIST_HINT)
     args = parser.parse_args(argv)
-    entries = read_class_file(args.class_list)
+    entries = read_class_file(require_path(args.class_list, "ADE20K_2021_17_01", CLASS_LIST_HINT, "class list"))
     summary = PrepareSummary("ADE20K-Full (A-847)", num_classes=len(entries))
     prepare_ade20k_full(resolve_root(args.root), args.class_list, summary)
     summary.print()
