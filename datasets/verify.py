@@ -1,0 +1,26 @@
+#!/usr/bin/env python
+"""Check registered datasets: files exist, counts agree, label ids fit the class list, 16-bit where needed.
+
+    python datasets/verify.py gpa_ade20k_150_panoptic_val gpa_pascal_ctx_459_sem_seg_val
+
+Exits with status 1 when a dataset has problems; each problem names the file and the fix.
+"""
+import argparse
+import sys
+
+import gpa.data  # noqa: F401  (registers the builtin datasets)
+from gpa.data.verification import format_reports, verify_dataset
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="+", help="registered dataset names (see datasets/README.md)")
+    parser.add_argument("--max-files", type=int, default=None, help="check only the first N images of each")
+    args = parser.parse_args()
+    reports = [verify_dataset(name, args.max_files) for name in args.names]
+    print(format_reports(reports))
+    return 0 if all(r.ok for r in reports) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
