@@ -8,6 +8,7 @@ import torch
 from detectron2.config import get_cfg
 from PIL import Image
 
+import gpa.data  # noqa: F401  (registers the builtin datasets)
 from gpa.config import add_gpa_config
 from gpa.data.mappers import PanopticLSJDatasetMapper, SemanticDatasetMapper, build_train_mapper
 from gpa.data.mappers.lsj import build_lsj_augmentation
@@ -110,3 +111,12 @@ def test_build_train_mapper_dispatch_and_error():
 def test_bad_scale_range_is_rejected():
     with pytest.raises(ValueError, match="MIN_SCALE"):
         build_lsj_augmentation(64, 2.0, 0.5, "none", 0)
+
+
+def test_semantic_mapper_reads_ignore_label_of_the_training_dataset():
+    cfg = get_cfg()
+    add_gpa_config(cfg)
+    cfg.INPUT.DATASET_MAPPER_NAME = "semantic_lsj"
+    cfg.DATASETS.TRAIN = ("gpa_pascal_ctx_459_sem_seg_train",)  # metadata only: nothing is read from disk
+    mapper = build_train_mapper(cfg)
+    assert isinstance(mapper, SemanticDatasetMapper) and mapper.ignore_label == 65535
