@@ -1,4 +1,5 @@
 """The Trainer in-process on a generated COCO-panoptic dataset: training, then PQ / mIoU / AP."""
+
 from __future__ import annotations
 
 import pytest
