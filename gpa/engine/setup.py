@@ -22,7 +22,7 @@ def check_dataset_names(cfg: CfgNode) -> None:
         for name in cfg.DATASETS.get(key):
             if name not in registered:
                 ours = sorted(n for n in registered if n.startswith("gpa_"))
-                raise KeyError(
+                raise ValueError(
                     f"DATASETS.{key} names {name!r}, which is not a registered dataset. gpa registers: "
                     f"{', '.join(ours)}. See {DATASETS_README} for what each one is."
                 )
