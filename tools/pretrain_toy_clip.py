@@ -6,7 +6,7 @@ captions of a batch counted as positives, bf16 autocast on the CPU, AdamW with w
 and deterministic for a given seed and thread count. The fp16 state dict it saves loads with
 `open_clip.create_model(name, pretrained=path)`.
 
-python tools/pretrain_toy_clip.py --steps 4000 --output gpa/data/toy/pretrained/gpa_toy_vit.pt \
+python tools/pretrain_toy_clip.py --steps 1200 --output gpa/data/toy/pretrained/gpa_toy_vit.pt \
     --log docs/toy/pretrain_gpa_toy_vit.log
 python tools/pretrain_toy_clip.py --eval-only --checkpoint gpa/data/toy/pretrained/gpa_toy_vit.pt
 """

@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gpa.data.toy import pretrained_clip
 from gpa.data.toy.captions import sample_captioned_batch, single_object_images, texture_images
 from gpa.data.toy.contrastive_loss import caption_group_ids, multi_positive_contrastive_loss
 from gpa.data.toy.world import STUFF_CLASSES, THING_CLASSES, UNSEEN_THINGS, class_by_name
@@ -219,3 +220,11 @@ def test_short_pretraining_run_saves_a_loadable_fp16_checkpoint(tmp_path):
     _run_script(*common, "--steps", "3", "--output", str(tmp_path / "b.pt"))  # same seed: same weights
     again = torch.load(tmp_path / "b.pt", weights_only=True)
     assert all(torch.equal(state[key], again[key]) for key in state)
+
+
+def test_missing_shipped_checkpoint_says_how_to_make_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(pretrained_clip, "TOY_CLIP_CHECKPOINT", tmp_path / "none.pt")
+    with pytest.raises(FileNotFoundError, match="tools/pretrain_toy_clip.py --steps"):
+        pretrained_clip.toy_clip_checkpoint()
+    (tmp_path / "none.pt").write_bytes(b"")
+    assert pretrained_clip.toy_clip_checkpoint() == tmp_path / "none.pt"
