@@ -19,6 +19,7 @@ __all__ = [
     "THING_CLASSES",
     "STUFF_CLASSES",
     "ALL_CLASSES",
+    "UNSEEN_THING_NAMES",
     "UNSEEN_THINGS",
     "SEEN_THINGS",
     "Colour",
