@@ -10,7 +10,7 @@ setup(
     long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     packages=find_packages(include=["gpa", "gpa.*"]),
     package_data={"gpa": ["**/*.txt", "**/*.json", "**/*.yaml"]},
     include_package_data=True,

@@ -13,7 +13,7 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi
 
-"$python" -c 'import sys; assert sys.version_info[:2] >= (3, 10), "gpa needs Python >= 3.10, found " + sys.version' 
+"$python" -c 'import sys; assert sys.version_info[:2] >= (3, 11), "gpa needs Python >= 3.11, found " + sys.version' 
 echo "[setup_env] creating/updating $venv (one time; a few minutes)" >&2
 [[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
 pip=("$venv/bin/python" -m pip --disable-pip-version-check)

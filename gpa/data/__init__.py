@@ -9,6 +9,7 @@ from .datasets import (
     register_semantic_format,
 )
 from .mappers import build_train_mapper
+from .toy import register_toy_datasets
 from .vocabulary import Vocabulary
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "register_builtin_datasets",
     "register_coco_panoptic_format",
     "register_semantic_format",
+    "register_toy_datasets",
 ]
 
 register_builtin_datasets()  # under $DETECTRON2_DATASETS (default ./datasets), resolved now
+register_toy_datasets()  # generated into $GPA_CACHE/toy on first use

@@ -1,6 +1,7 @@
 """Cityscapes mask AP with cityscapesscripts (detectron2's CityscapesInstanceEvaluator)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -50,6 +51,8 @@ class CityscapesInstanceAPEvaluator(CityscapesInstanceEvaluator):
                     os.symlink(src.resolve(), Path(tmp) / city / src.name)
                 self._metadata = metadata_view(view, gt_dir=tmp)
             try:
-                return super().evaluate()
+                # cityscapesscripts writes "matches.json" into the working directory; keep it in tmp
+                with contextlib.chdir(tmp):
+                    return super().evaluate()
             finally:
                 self._metadata = view
