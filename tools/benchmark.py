@@ -67,6 +67,18 @@ class StageTimer:
             lambda *_: self.totals.__setitem__(name, self.totals[name] + self.now() - self._starts[name])
         )
 
+    def wrap_method(self, obj: object, method: str, name: str) -> None:
+        """Time calls of `obj.method` (for entry points other than forward, e.g. forward_features)."""
+        original = getattr(obj, method)
+
+        def timed(*args, **kwargs):
+            start = self.now()
+            out = original(*args, **kwargs)
+            self.totals[name] += self.now() - start
+            return out
+
+        setattr(obj, method, timed)
+
     def reset(self) -> None:
         self.totals.clear()
 
@@ -111,7 +123,7 @@ def run_single(args: argparse.Namespace) -> dict:
     )
     timer = StageTimer(args.device)
     timer.hook_module(model.backbone, "encoder_forward")
-    timer.hook_module(model.sem_seg_head.pixel_decoder, "pixel_decoder")
+    timer.wrap_method(model.sem_seg_head.pixel_decoder, "forward_features", "pixel_decoder")
     timer.hook_module(model.sem_seg_head.predictor, "transformer_decoder")
     if model.cfa_head is not None:
         timer.hook_module(model.cfa_head, "aggregation_head")
@@ -147,7 +159,8 @@ def run_single(args: argparse.Namespace) -> dict:
         model.backbone.forward = forward
         return state
 
-    for task in args.tasks:
+    # inference first: on CPU the peak is the process's peak RSS so far, and training needs more
+    for task in sorted(args.tasks, key=["inference", "train"].index):
         times, breakdowns = [], []
         if args.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
@@ -197,6 +210,17 @@ def run_single(args: argparse.Namespace) -> dict:
     return result
 
 
+def sdpa_flop_jit(inputs, outputs) -> int:
+    """Multiply-adds of attention: QK^T and AV, each B*H*Lq*Lk*D (fvcore counts one per multiply-add)."""
+    from fvcore.nn.jit_handles import get_shape
+
+    q, k = get_shape(inputs[0]), get_shape(inputs[1])
+    batch_heads = 1
+    for d in q[:-2]:
+        batch_heads *= d
+    return 2 * batch_heads * q[-2] * k[-2] * q[-1]
+
+
 def count_flops(model, inputs) -> tuple[float, list[str]]:
     from fvcore.nn import FlopCountAnalysis
 
@@ -215,6 +239,7 @@ def count_flops(model, inputs) -> tuple[float, list[str]]:
 
     with torch.no_grad():
         analysis = FlopCountAnalysis(Wrapper(model), (inputs[0]["image"].to(model.device),))
+        analysis.set_op_handle("aten::scaled_dot_product_attention", sdpa_flop_jit)
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         total = analysis.total() / 1e9
     return total, sorted(analysis.unsupported_ops())

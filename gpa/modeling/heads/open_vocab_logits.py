@@ -30,4 +30,4 @@ def open_vocab_logits(
     if void_embedding is None:
         return logits
     void = F.normalize(void_embedding.to(embeddings.dtype), dim=-1)
-    return torch.cat([logits, logit_scale * (embeddings @ void)[..., None]], dim=-1)
+    return torch.cat([logits, logit_scale * (embeddings * void).sum(-1, keepdim=True)], dim=-1)
