@@ -25,10 +25,10 @@ import torch
 from gpa.data.toy.captions import sample_captioned_batch, single_object_images, texture_images
 from gpa.data.toy.contrastive_loss import caption_group_ids, multi_positive_contrastive_loss
 from gpa.data.toy.world import STUFF_CLASSES, THING_CLASSES
-from gpa.data.toy.zero_shot import images_to_tensor, object_accuracies, zero_shot_predictions
+from gpa.data.toy.zero_shot import HELD_OUT_SEED, images_to_tensor, object_accuracies, zero_shot_predictions
 from gpa.modeling.backbone.open_clip_configs import register_model_configs
 
-EVAL_SEED = 20_251_104  # held-out zero-shot images: a stream of their own, never used for training
+EVAL_SEED = HELD_OUT_SEED  # held-out zero-shot images: a stream of their own, never used for training
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP's clamp of the learned temperature
 PRECISIONS = {"bf16": torch.bfloat16, "fp32": None}
 

@@ -1,4 +1,8 @@
-"""Zero-shot classification of toy images by a CLIP model: predictions and the world's accuracy breakdown."""
+"""Zero-shot classification of toy images by a CLIP model: predictions and the world's accuracy breakdown.
+
+A model here is anything with open_clip's `encode_image(x, normalize)` / `encode_text(tokens, normalize)`:
+an open_clip model, or `DenseEncoderCLIP` around a segmentation model's (adapted) CLIP backbone.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -6,12 +10,23 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+from torch import nn
 
+from .captions import single_object_images
 from .world import COLOURS, SHAPES, THING_CLASSES, UNSEEN_THINGS
 
-__all__ = ["ZERO_SHOT_TEMPLATE", "images_to_tensor", "object_accuracies", "zero_shot_predictions"]
+__all__ = [
+    "HELD_OUT_SEED",
+    "ZERO_SHOT_TEMPLATE",
+    "DenseEncoderCLIP",
+    "images_to_tensor",
+    "object_accuracies",
+    "object_zero_shot_accuracy",
+    "zero_shot_predictions",
+]
 
 ZERO_SHOT_TEMPLATE = "a photo of a {}."
+HELD_OUT_SEED = 20_251_104  # held-out zero-shot images: a stream of their own, never used for training
 
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -69,3 +84,44 @@ def object_accuracies(predictions: np.ndarray, labels: np.ndarray) -> dict[str, 
         "unseen": correct[unseen].mean() if unseen.any() else float("nan"),
     }
     return {k: 100.0 * float(v) for k, v in result.items()}
+
+
+def object_zero_shot_accuracy(
+    model: torch.nn.Module,
+    tokenizer: Callable[[list[str]], torch.Tensor],
+    per_class: int,
+    image_size: int,
+    seed: int = HELD_OUT_SEED,
+    autocast_dtype: torch.dtype | None = torch.bfloat16,
+) -> dict[str, float]:
+    """`object_accuracies` (%) of 64-way zero-shot classification of `per_class` held-out crops per class.
+
+    A crop is one object on one texture (`single_object_images`); the prompt is ZERO_SHOT_TEMPLATE.
+    """
+    images, labels = single_object_images(per_class, image_size, seed)
+    predictions = zero_shot_predictions(model, tokenizer, images, [c.name for c in THING_CLASSES],
+                                        autocast_dtype=autocast_dtype)
+    return object_accuracies(predictions, labels)
+
+
+class DenseEncoderCLIP(nn.Module):
+    """A segmentation model's CLIP backbone (`gpa.modeling.backbone.CLIPBackbone`) seen as a CLIP model.
+
+    The image embedding is the backbone's dense CLIP map, adapters included, averaged over positions and
+    passed through CLIP's pooling head. For towers that pool by averaging (gpa_toy_vit, ConvNeXt) this is
+    exactly CLIP's `encode_image` when the adapters are at their identity initialization, so accuracy before
+    and after segmentation training compares the same computation.
+    """
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def encode_image(self, images: torch.Tensor, normalize: bool = False) -> torch.Tensor:
+        dense = self.backbone(images)["clip_dense"]  # [N, D, h, w]
+        embeddings = self.backbone.pool_dense(dense.mean(dim=(2, 3)))
+        return nn.functional.normalize(embeddings, dim=-1) if normalize else embeddings
+
+    def encode_text(self, tokens: torch.Tensor, normalize: bool = False) -> torch.Tensor:
+        embeddings = self.backbone.encode_text(tokens)
+        return nn.functional.normalize(embeddings, dim=-1) if normalize else embeddings
