@@ -3,6 +3,7 @@ and multi-benchmark evaluation printed as one table."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import weakref
@@ -29,10 +30,11 @@ from .optimizer import build_optimizer
 from .resumable_sampler import ResumableTrainingSampler
 from .training_state import TrainingStateHook
 
-__all__ = ["Trainer"]
+__all__ = ["RESULTS_FILE", "Trainer"]
 
 logger = logging.getLogger(__name__)
 
+RESULTS_FILE = "results.json"  # Trainer.test's results of every dataset, under OUTPUT_DIR/inference
 AMP_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -138,7 +140,8 @@ class Trainer(DefaultTrainer):
     # ------------------------------------------------------------------ evaluation
     @classmethod
     def test(cls, cfg: CfgNode, model: nn.Module, evaluators=None) -> OrderedDict[str, Any]:
-        """Evaluate every dataset of DATASETS.TEST (each with its own vocabulary); log one table."""
+        """Evaluate every dataset of DATASETS.TEST (each with its own vocabulary); log one table and write the
+        results to OUTPUT_DIR/inference/results.json."""
         from gpa.evaluation import format_results_table
 
         results: OrderedDict[str, Any] = OrderedDict()
@@ -148,4 +151,8 @@ class Trainer(DefaultTrainer):
             results[name] = inference_on_dataset(model, loader, evaluator)
         if comm.is_main_process():
             logger.info("Evaluation results:\n" + format_results_table(results))
+            path = os.path.join(cfg.OUTPUT_DIR, "inference", RESULTS_FILE)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(results, f, indent=1, default=float)  # read back by tools such as tools/toy_report.py
         return results

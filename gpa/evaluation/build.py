@@ -8,6 +8,7 @@ from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator, DatasetEvaluators, SemSegEvaluator
 
 from .cityscapes_instance import CityscapesInstanceAPEvaluator
+from .class_split import ClassSplitPanopticEvaluator, ClassSplitSemSegEvaluator, has_class_split
 from .instance_ap import InstanceAPEvaluator
 from .panoptic_quality import PanopticQualityEvaluator
 
@@ -22,6 +23,8 @@ TASK_SWITCHES = {"panoptic": "PANOPTIC_ON", "semantic": "SEMANTIC_ON", "instance
 
 
 def _pq(name: str, output_dir: str | None) -> DatasetEvaluator:
+    if has_class_split(name):  # metadata "unseen_classes": also PQ on seen / unseen classes
+        return ClassSplitPanopticEvaluator(name, output_dir)
     return PanopticQualityEvaluator(name, output_dir)
 
 
@@ -29,6 +32,8 @@ def _miou(name: str, output_dir: str | None) -> DatasetEvaluator:
     if not MetadataCatalog.get(name).get("sem_seg_root"):
         raise ValueError(f"dataset '{name}' has no semantic labels (metadata 'sem_seg_root'), so mIoU cannot be "
                          "computed; register it with sem_seg_root=... or set MODEL.MASK_FORMER.TEST.SEMANTIC_ON False")
+    if has_class_split(name):  # metadata "unseen_classes": also mIoU on seen / unseen classes
+        return ClassSplitSemSegEvaluator(name, distributed=True, output_dir=output_dir)
     return SemSegEvaluator(name, distributed=True, output_dir=output_dir)
 
 

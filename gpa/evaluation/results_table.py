@@ -5,6 +5,8 @@ from collections.abc import Mapping
 
 from tabulate import tabulate
 
+from .class_split import format_class_split_table
+
 __all__ = ["COLUMNS", "MIOU_CONVENTION", "format_results_table"]
 
 # (column title, task key of the evaluator results, metric)
@@ -23,7 +25,10 @@ MIOU_CONVENTION = (
 
 
 def format_results_table(results: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
-    """Rows: datasets; columns: PQ, PQ_th, PQ_st, mIoU, AP ("-" where a task was not evaluated)."""
+    """Rows: datasets; columns: PQ, PQ_th, PQ_st, mIoU, AP ("-" where a task was not evaluated).
+
+    Datasets with a seen/unseen class split get a second table of seen, unseen and harmonic-mean scores.
+    """
     rows = []
     for dataset, tasks in results.items():
         row = [dataset]
@@ -32,4 +37,7 @@ def format_results_table(results: Mapping[str, Mapping[str, Mapping[str, float]]
             row.append("-" if value is None else f"{value:.1f}")
         rows.append(row)
     table = tabulate(rows, headers=["dataset"] + [c[0] for c in COLUMNS], tablefmt="pipe", stralign="right")
+    split = format_class_split_table(results)
+    if split is not None:
+        table = f"{table}\n\nSeen / unseen classes (hm: harmonic mean):\n{split}"
     return f"{table}\n{MIOU_CONVENTION}"
