@@ -1,9 +1,10 @@
 """Open-vocabulary inference with any class names: `Predictor(config, weights).predict(image, vocabulary=[...])`.
 
 The model is built once; a new vocabulary only costs its text embeddings, which the model caches per
-vocabulary. Building the model needs no dataset registration or files; the training vocabulary (for the
-ensemble's seen/unseen weights) is resolved at construction from MODEL.GPA.TRAIN_VOCABULARY or
-DATASETS.TRAIN[0] (COCO's needs no dataset files), or taken from the `train_vocabulary` argument.
+vocabulary. Building the model needs no dataset registration or files (unknown DATASETS names are not an error
+here). The training vocabulary (for the ensemble's seen/unseen weights) is resolved at construction
+from MODEL.GPA.TRAIN_VOCABULARY or DATASETS.TRAIN (COCO's class list needs no dataset files), or taken
+from the `train_vocabulary` argument when the config cannot tell.
 """
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from detectron2.config import CfgNode
+from detectron2.config import CfgNode, get_cfg
 from detectron2.data.build import trivial_batch_collator
 from detectron2.modeling import build_model
 from torch.utils.data import DataLoader
 
+from gpa.config import add_gpa_config
+from gpa.data import apply_class_file_overrides
 from gpa.data.vocabulary import Vocabulary
-from gpa.engine.setup import build_config
 
 from .builtin_vocabularies import builtin_vocabulary
 from .checkpoint import load_checkpoint
@@ -50,14 +52,33 @@ def _check_device(device: str) -> str:
 
 
 def _load_config(config: str | Path | CfgNode, opts: Sequence[str]) -> tuple[CfgNode, str]:
+    """The config and a name for messages. Unlike training, DATASETS.TRAIN / TEST need not be registered."""
     if isinstance(config, CfgNode):
         cfg = config.clone()
         cfg.defrost()
         cfg.merge_from_list(list(opts))
         return cfg, "the given config"
-    cfg = build_config(config, opts).clone()
-    cfg.defrost()
-    return cfg, str(config)
+    path = Path(config)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {str(config)!r} does not exist; the configs are under configs/")
+    cfg = get_cfg()
+    add_gpa_config(cfg)
+    cfg.merge_from_file(str(path))
+    cfg.merge_from_list(list(opts))
+    apply_class_file_overrides(cfg)
+    return cfg, str(path)
+
+
+def _resolve_train_vocabulary(model: torch.nn.Module) -> None:
+    """Resolve the training vocabulary now, so a config that cannot name it fails here, not at the first image."""
+    try:
+        model.train_vocabulary  # noqa: B018
+    except (ValueError, FileNotFoundError) as err:
+        raise type(err)(
+            f"{err}. The training vocabulary weights the ensemble's seen / unseen classes: pass "
+            "train_vocabulary= (a builtin name such as 'coco', or a list) to the Predictor, or set "
+            "MODEL.GPA.TRAIN_VOCABULARY to a class file (demo: --opts MODEL.GPA.TRAIN_VOCABULARY FILE)"
+        ) from err
 
 
 class Predictor:
@@ -99,7 +120,7 @@ class Predictor:
         if train_vocabulary is not None:
             self.model.train_vocabulary = self.vocabulary(train_vocabulary)
         else:
-            self.model.train_vocabulary  # noqa: B018  (resolve now: a config that cannot tell fails here)
+            _resolve_train_vocabulary(self.model)
         self.preprocessor = ImagePreprocessor.from_config(cfg)
         self.default_vocabulary = vocabulary
 

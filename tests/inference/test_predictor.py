@@ -160,3 +160,13 @@ def test_predict_files_batches_with_workers_in_order(predictor, tmp_path):
         assert result.image_size == image.shape[:2]
         # padding a batch to one size changes the numbers slightly, not the shapes
         assert result.panoptic_map.shape == reference.panoptic_map.shape
+
+
+def test_model_construction_needs_no_registered_dataset(tiny_weights):
+    opts = [*TEST_OPTS, "DATASETS.TRAIN", "('my_own_unregistered_train',)", "DATASETS.TEST", "('nor_this',)"]
+    with pytest.raises(ValueError, match="'my_own_unregistered_train' is neither a registered dataset.*"
+                                         "pass train_vocabulary="):
+        Predictor(TINY_CONFIG, tiny_weights, opts=opts)
+    predictor = Predictor(TINY_CONFIG, tiny_weights, opts=opts, train_vocabulary=["red circle", "stripes"])
+    assert predictor.predict(scene_image(), ["red circle", "green star"], task="semantic").segments
+    assert predictor.model.seen_mask(predictor.vocabulary(["red circle", "green star"])).tolist() == [True, False]
