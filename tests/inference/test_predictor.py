@@ -170,3 +170,15 @@ def test_model_construction_needs_no_registered_dataset(tiny_weights):
     predictor = Predictor(TINY_CONFIG, tiny_weights, opts=opts, train_vocabulary=["red circle", "stripes"])
     assert predictor.predict(scene_image(), ["red circle", "green star"], task="semantic").segments
     assert predictor.model.seen_mask(predictor.vocabulary(["red circle", "green star"])).tolist() == [True, False]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_predictions_match_the_cpu(predictor, tiny_weights):
+    on_gpu = Predictor(TINY_CONFIG, tiny_weights, device="cuda", opts=TEST_OPTS)
+    for task in ("panoptic", "semantic", "instance"):
+        cpu = predictor.predict(scene_image(), CLASSES, task=task)
+        gpu = on_gpu.predict(scene_image(), CLASSES, task=task)
+        _check_well_formed(gpu, gpu.vocabulary, cpu.image_size)
+    cpu = predictor.predict(scene_image(), CLASSES, task="semantic").raw["sem_seg"]
+    gpu = on_gpu.predict(scene_image(), CLASSES, task="semantic").raw["sem_seg"]
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-3, atol=1e-3)
