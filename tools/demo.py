@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="instance task: keep instances scoring at least this")
     parser.add_argument("--batch-size", type=int, default=1, help="images per model call")
     parser.add_argument("--num-workers", type=int, default=2, help="DataLoader workers reading and resizing images")
+    parser.add_argument("--vis-scale", type=float, default=1.0,
+                        help="size of the drawings relative to the image (above 1 for small images)")
     parser.add_argument("--video-fps", type=float, default=None, help="output frame rate (default: the input's)")
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides: KEY VALUE ...")
     return parser
@@ -100,7 +102,8 @@ def run_images(predictor: Predictor, args: argparse.Namespace, vocabulary, stuff
     results = predictor.predict_files(paths, vocabulary, task=args.task, stuff=stuff,
                                       batch_size=args.batch_size, num_workers=args.num_workers)
     for path, image, result in tqdm(results, total=len(paths), unit="image"):
-        save_outputs(keep(result, args), image, output, path.stem, image_name=str(path), metadata=metadata)
+        save_outputs(keep(result, args), image, output, path.stem, image_name=str(path), metadata=metadata,
+                     visualization_scale=args.vis_scale)
     elapsed = time.perf_counter() - start
     print(f"{len(paths)} images in {elapsed:.1f} s: {len(paths) / elapsed:.2f} images/s "
           f"(reading, inference and writing; {args.num_workers} reader workers); results in {output}")
@@ -120,9 +123,10 @@ def run_video(predictor: Predictor, args: argparse.Namespace, vocabulary, stuff:
         try:
             for frame in tqdm(reader, total=reader.frame_count or None, unit="frame"):
                 result = keep(predictor.predict(frame, vocabulary, task=args.task, stuff=stuff), args)
+                drawing = draw_result(frame, result, metadata, args.vis_scale)
                 if writer is None:
-                    writer = VideoWriter(target, fps, frame.shape[:2])
-                writer.write(draw_result(frame, result, metadata))
+                    writer = VideoWriter(target, fps, drawing.shape[:2])
+                writer.write(drawing)
                 frames += 1
         finally:
             if writer is not None:

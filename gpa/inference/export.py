@@ -78,11 +78,13 @@ def save_outputs(
     stem: str,
     image_name: str = "",
     metadata: Metadata | None = None,
+    visualization_scale: float = 1.0,
 ) -> dict[str, Path]:
-    """Write the visualization, the segmentation PNG and the segments JSON of one image; returns their paths."""
+    """Write the visualization (the image's size times `visualization_scale`), the segmentation PNG and the
+    segments JSON (both at the image's size) of one image; returns their paths."""
     paths = output_paths(output_dir, stem, result.task)
     paths["segments"].parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(draw_result(image_rgb, result, metadata)).save(paths["visualization"])
+    Image.fromarray(draw_result(image_rgb, result, metadata, visualization_scale)).save(paths["visualization"])
     segmentation_image(result).save(paths["segmentation"])
     record = segments_record(result, image_name or stem, paths["segmentation"].name)
     paths["segments"].write_text(json.dumps(record, indent=1), encoding="utf-8")

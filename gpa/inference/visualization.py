@@ -58,9 +58,17 @@ def _draw_instances(visualizer: Visualizer, result: PredictionResult):
 DRAWERS: dict[str, Callable] = {"panoptic": _draw_panoptic, "semantic": _draw_semantic, "instance": _draw_instances}
 
 
-def draw_result(image_rgb: np.ndarray, result: PredictionResult, metadata: Metadata | None = None) -> np.ndarray:
-    """The image with the result drawn over it (HxWx3 uint8 RGB, the image's own size)."""
+def draw_result(
+    image_rgb: np.ndarray, result: PredictionResult, metadata: Metadata | None = None, scale: float = 1.0
+) -> np.ndarray:
+    """The image with the result drawn over it (HxWx3 uint8 RGB, the image's size times `scale`).
+
+    A `scale` above 1 keeps the labels readable on small images.
+    """
     if image_rgb.shape[:2] != result.image_size:
         raise ValueError(f"the image is {image_rgb.shape[:2]} but the result is for {result.image_size}")
-    visualizer = Visualizer(image_rgb, metadata if metadata is not None else vocabulary_metadata(result.vocabulary))
+    if not scale > 0:
+        raise ValueError(f"the drawing scale must be > 0, got {scale}")
+    metadata = metadata if metadata is not None else vocabulary_metadata(result.vocabulary)
+    visualizer = Visualizer(image_rgb, metadata, scale=scale)
     return DRAWERS[result.task](visualizer, result).get_image()

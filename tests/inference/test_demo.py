@@ -88,12 +88,12 @@ def test_demo_video_round_trip(tiny_weights, tmp_path, capsys):
         for frame in frames:
             writer.write(frame)
     _run(["--video-input", str(tmp_path / "clip.mp4"), "--output", str(tmp_path / "out"),
-          "--vocabulary", "cat;sky", "--task", "semantic"], tiny_weights)
+          "--vocabulary", "cat;sky", "--task", "semantic", "--vis-scale", "2"], tiny_weights)
     assert "4 frames in" in capsys.readouterr().out
     with VideoReader(tmp_path / "out" / "clip_semantic.mp4") as reader:
         written = list(reader)
         assert reader.fps == pytest.approx(5.0)
-    assert len(written) == 4 and all(f.shape == (48, 64, 3) for f in written)
+    assert len(written) == 4 and all(f.shape == (96, 128, 3) for f in written)  # drawn at twice the size
 
 
 def test_demo_input_errors(tiny_weights, tmp_path):

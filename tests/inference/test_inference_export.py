@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from detectron2.structures import BitMasks, Instances
 from panopticapi.utils import rgb2id
@@ -88,6 +89,11 @@ def test_instance_outputs_and_drawing(tmp_path):
         (1, "dog", [30.0, 20.0, 60.0, 50.0]), (2, "cat", [10.0, 10.0, 40.0, 30.0])]
     drawing = draw_result(scene_image(), result, vocabulary_metadata(VOCAB))
     assert drawing.shape == (60, 80, 3) and drawing.dtype == np.uint8
+    assert draw_result(scene_image(), result, scale=2.0).shape == (120, 160, 3)
+    with pytest.raises(ValueError, match="scale must be > 0"):
+        draw_result(scene_image(), result, scale=0.0)
+    with pytest.raises(ValueError, match=r"the image is \(30, 80\) but the result is for \(60, 80\)"):
+        draw_result(scene_image()[:30], result)
 
 
 def test_metadata_names_every_class_and_is_not_registered():
