@@ -97,7 +97,8 @@ def builtin_vocabulary(name: str) -> Vocabulary:
     """The vocabulary named `name` (a key of BUILTIN_VOCABULARIES); unknown names list the valid ones."""
     if name not in BUILTIN_VOCABULARIES:
         valid = ", ".join(f"{key} ({v.description})" for key, v in BUILTIN_VOCABULARIES.items())
-        raise ValueError(f"unknown builtin vocabulary {name!r}; valid names: {valid}")
+        raise ValueError(f"unknown builtin vocabulary {name!r}; valid names: {valid}. For your own classes give a "
+                         "list of names instead, e.g. ['car,automobile', 'person']")
     entry = BUILTIN_VOCABULARIES[name]
     if not entry.needs_dataset:
         return entry.load()

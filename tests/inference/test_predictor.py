@@ -116,7 +116,7 @@ def test_builtin_and_default_vocabularies(predictor, tiny_weights):
     ({"vocabulary": ["cat", "dog", "cat"]}, ValueError, "duplicate class name 'cat'"),
     ({"vocabulary": ["car,automobile", "automobile"]}, ValueError, "duplicate class name 'automobile'"),
     ({"vocabulary": None}, ValueError, "no vocabulary: pass vocabulary="),
-    ({"vocabulary": "car;person"}, ValueError, "unknown builtin vocabulary 'car;person'"),
+    ({"vocabulary": "car;person"}, ValueError, "unknown builtin vocabulary 'car;person'.*give a list of names"),
     ({"vocabulary": "coco", "stuff": ["sky"]}, ValueError, "stuff= applies to lists of class names"),
     ({"vocabulary": ["cat"], "task": "depth"}, ValueError, "unknown task 'depth'; valid tasks"),
 ])
