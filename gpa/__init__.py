@@ -4,6 +4,7 @@ Importing the package registers the model (meta-architecture, backbone, heads) a
 """
 from . import data, modeling  # noqa: F401  (registration)
 from .config import add_gpa_config
+from .inference import Predictor
 
-__all__ = ["add_gpa_config"]
+__all__ = ["Predictor", "add_gpa_config"]
 __version__ = "0.1.0"

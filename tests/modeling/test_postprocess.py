@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from gpa.modeling.inference.postprocess import instance_inference, panoptic_inference, semantic_inference
@@ -40,8 +41,8 @@ def test_panoptic_keeps_merges_and_drops_segments():
     is_thing = torch.tensor([True, True, False])
     panoptic, segments = panoptic_inference(probs, masks, is_thing, object_mask_threshold=0.0, overlap_threshold=0.8)
     assert segments == [
-        {"id": 1, "isthing": True, "category_id": 0},
-        {"id": 2, "isthing": False, "category_id": 2},
+        {"id": 1, "isthing": True, "category_id": 0, "score": pytest.approx(0.9)},
+        {"id": 2, "isthing": False, "category_id": 2, "score": pytest.approx(0.8)},
     ]
     assert panoptic.dtype == torch.int32
     assert (panoptic[:, :4] == 1).all() and (panoptic[:, 4:] == 2).all()

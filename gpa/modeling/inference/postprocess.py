@@ -55,7 +55,7 @@ def panoptic_inference(
         if not thing:
             stuff_segment_of_class[category] = segment_id
         panoptic[won] = segment_id
-        segments.append({"id": segment_id, "isthing": thing, "category_id": category})
+        segments.append({"id": segment_id, "isthing": thing, "category_id": category, "score": float(scores[k])})
     return panoptic, segments
 
 
