@@ -134,7 +134,11 @@ class Trainer(DefaultTrainer):
             self._trainer.data_loader = self.build_train_loader(
                 self.cfg, seed=self.training_state.data_seed, start_iter=self.start_iter
             )
-            self._trainer._data_loader_iter_obj = None
+            # Creating a DataLoader iterator draws from torch's RNG; the interrupted run drew that at
+            # iteration 0, before the saved RNG state, so draw it now and put the saved state back.
+            rng_state = torch.get_rng_state()
+            self._trainer._data_loader_iter_obj = iter(self._trainer.data_loader)
+            torch.set_rng_state(rng_state)
             logger.info(f"Resumed at iteration {self.start_iter} with data-order seed {self.training_state.data_seed}")
 
     # ------------------------------------------------------------------ evaluation
