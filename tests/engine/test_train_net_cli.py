@@ -108,7 +108,7 @@ def test_resume_after_kill_continues_iterations_and_loss_curve(tmp_path):
     reference = _losses(full)
     assert sorted(resumed) == list(range(8))
     # The resumed run continues the curve (same data order, optimizer, schedule): its losses stay close
-    # to the uninterrupted run's, far below a restart from iteration 0.
+    # to the uninterrupted run's.
     resumed_tail = sum(resumed[i] for i in range(4, 8)) / 4
     reference_tail = sum(reference[i] for i in range(4, 8)) / 4
     assert resumed_tail == pytest.approx(reference_tail, rel=0.15)
