@@ -6,9 +6,12 @@ captions of a batch counted as positives, bf16 autocast on the CPU, AdamW with w
 and deterministic for a given seed and thread count. The fp16 state dict it saves loads with
 `open_clip.create_model(name, pretrained=path)`.
 
-python tools/pretrain_toy_clip.py --steps 1200 --output gpa/data/toy/pretrained/gpa_toy_vit.pt \
+python tools/pretrain_toy_clip.py --steps 1500 --output gpa/data/toy/pretrained/gpa_toy_vit.pt \
     --log docs/toy/pretrain_gpa_toy_vit.log
 python tools/pretrain_toy_clip.py --eval-only --checkpoint gpa/data/toy/pretrained/gpa_toy_vit.pt
+
+`--init CHECKPOINT` continues from saved weights with a fresh optimizer, warmup and schedule; give it another
+`--seed` so the continuation draws new image-caption pairs.
 """
 from __future__ import annotations
 
@@ -54,7 +57,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log", type=Path, help="log file (default: the output path with .log)")
     parser.add_argument("--eval-only", action="store_true", help="only print the zero-shot accuracy of --checkpoint")
     parser.add_argument("--checkpoint", type=Path, help="state dict to evaluate with --eval-only")
+    parser.add_argument("--init", type=Path, help="start training from this state dict (fresh optimizer/schedule)")
     args = parser.parse_args(argv)
+    if args.init is not None:
+        if args.eval_only:
+            parser.error("--init starts training; to evaluate a state dict use --eval-only --checkpoint PATH")
+        if not args.init.is_file():
+            parser.error(f"--init {args.init} does not exist")
     if args.eval_only:
         if args.checkpoint is None:
             parser.error("--eval-only needs --checkpoint PATH")
@@ -209,7 +218,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     log = Log(None if args.eval_only else (args.log or args.output.with_suffix(".log")))
     try:
         log(f"command: python tools/pretrain_toy_clip.py {shlex.join(sys.argv[1:] if argv is None else argv)}")
-        model = open_clip.create_model(args.model, pretrained=str(args.checkpoint) if args.eval_only else None)
+        weights = args.checkpoint if args.eval_only else args.init
+        model = open_clip.create_model(args.model, pretrained=str(weights) if weights is not None else None)
+        if args.init is not None:
+            log(f"initialized from {args.init}")
         tokenizer = CachedTokenizer(args.model)
         image_size = model.visual.image_size[0]
         count = sum(p.numel() for p in model.parameters())

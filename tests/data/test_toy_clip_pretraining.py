@@ -182,6 +182,8 @@ def test_script_arguments_are_checked(capsys):
         (["--output", "x.pt"], "--steps N and/or --minutes M"),
         (["--eval-only"], "--checkpoint"),
         (["--output", "x.pt", "--steps", "0"], "--steps must be positive"),
+        (["--output", "x.pt", "--steps", "3", "--init", "missing.pt"], "--init missing.pt does not exist"),
+        (["--eval-only", "--checkpoint", __file__, "--init", __file__], "--init starts training"),
     ):
         with pytest.raises(SystemExit):
             script.parse_args(argv)
@@ -220,6 +222,13 @@ def test_short_pretraining_run_saves_a_loadable_fp16_checkpoint(tmp_path):
     _run_script(*common, "--steps", "3", "--output", str(tmp_path / "b.pt"))  # same seed: same weights
     again = torch.load(tmp_path / "b.pt", weights_only=True)
     assert all(torch.equal(state[key], again[key]) for key in state)
+
+    # --init continues from the saved weights: at learning rate 0 they come back unchanged
+    _run_script(*common, "--steps", "1", "--lr", "0", "--init", str(tmp_path / "a.pt"), "--output",
+                str(tmp_path / "c.pt"))
+    continued = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert all(torch.equal(state[key], continued[key]) for key in state)
+    assert f"initialized from {tmp_path / 'a.pt'}" in (tmp_path / "c.log").read_text()
 
 
 def test_missing_shipped_checkpoint_says_how_to_make_it(monkeypatch, tmp_path):
