@@ -63,8 +63,9 @@ def test_missing_packaged_checkpoint_names_the_command_that_makes_it(monkeypatch
     from gpa.data.toy import pretrained_clip
 
     monkeypatch.setattr(pretrained_clip, "TOY_CLIP_CHECKPOINT", tmp_path / "absent.pt")
-    with pytest.raises(FileNotFoundError, match="tools/pretrain_toy_clip.py --steps 1200"):
+    with pytest.raises(FileNotFoundError, match="tools/pretrain_toy_clip.py --steps 1500") as error:
         loading.resolve_pretrained(TOY_CLIP_MODEL, "gpa://toy_clip")
+    assert "stage-2 command of docs/toy/README.md" in str(error.value)
 
 
 def test_unknown_packaged_name_and_wrong_model_fail_clearly():
