@@ -11,7 +11,9 @@ python tools/pretrain_toy_clip.py --steps 1500 --output gpa/data/toy/pretrained/
 python tools/pretrain_toy_clip.py --eval-only --checkpoint gpa/data/toy/pretrained/gpa_toy_vit.pt
 
 `--init CHECKPOINT` continues from saved weights with a fresh optimizer, warmup and schedule; give it another
-`--seed` so the continuation draws new image-caption pairs.
+`--seed` so the continuation draws new image-caption pairs. `--region-batch-size N` adds the region-caption
+alignment loss on N segmentation-like scenes per step (gpa/data/toy/region_alignment.py), so that the dense
+features, pooled over one segment, name it; the final evaluation always reports this region accuracy.
 """
 from __future__ import annotations
 
@@ -27,8 +29,23 @@ import torch
 
 from gpa.data.toy.captions import sample_captioned_batch, single_object_images, texture_images
 from gpa.data.toy.contrastive_loss import caption_group_ids, multi_positive_contrastive_loss
-from gpa.data.toy.world import STUFF_CLASSES, THING_CLASSES
-from gpa.data.toy.zero_shot import HELD_OUT_SEED, images_to_tensor, object_accuracies, zero_shot_predictions
+from gpa.data.toy.region_alignment import (
+    held_out_region_batch,
+    region_accuracies,
+    region_alignment_loss,
+    region_embeddings,
+    region_predictions,
+    sample_region_batch,
+)
+from gpa.data.toy.world import ALL_CLASSES, STUFF_CLASSES, THING_CLASSES
+from gpa.data.toy.zero_shot import (
+    HELD_OUT_SEED,
+    ZERO_SHOT_TEMPLATE,
+    images_to_tensor,
+    object_accuracies,
+    zero_shot_predictions,
+)
+from gpa.modeling.backbone.encoders import DENSE_FEATURE, CLIPEncoder, EncoderOptions, build_encoder
 from gpa.modeling.backbone.open_clip_configs import register_model_configs
 
 EVAL_SEED = HELD_OUT_SEED  # held-out zero-shot images: a stream of their own, never used for training
@@ -53,6 +70,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-every", type=int, default=20)
     parser.add_argument("--eval-every", type=int, default=250, help="steps between zero-shot checks (0 = none)")
     parser.add_argument("--eval-per-class", type=int, default=32, help="held-out images per class, final eval")
+    parser.add_argument("--region-batch-size", type=int, default=0,
+                        help="scenes per step for the region-caption alignment loss (0 = whole images only)")
+    parser.add_argument("--region-image-size", type=int, default=96, help="side of the region scenes (pixels)")
+    parser.add_argument("--region-weight", type=float, default=1.0, help="weight of the region alignment loss")
+    parser.add_argument("--eval-scenes", type=int, default=200,
+                        help="held-out scenes for the region accuracy of the final eval")
     parser.add_argument("--output", type=Path, help="where to save the fp16 state dict (.pt)")
     parser.add_argument("--log", type=Path, help="log file (default: the output path with .log)")
     parser.add_argument("--eval-only", action="store_true", help="only print the zero-shot accuracy of --checkpoint")
@@ -74,7 +97,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error("training needs --output PATH for the checkpoint (or use --eval-only --checkpoint PATH)")
         if args.steps is None and args.minutes is None:
             parser.error("give a training budget: --steps N and/or --minutes M")
-    for name in ("steps", "minutes", "batch_size", "threads", "eval_per_class"):
+    if args.region_batch_size < 0:
+        parser.error(f"--region-batch-size must be 0 (off) or positive, got {args.region_batch_size}")
+    for name in ("steps", "minutes", "batch_size", "threads", "eval_per_class", "region_image_size", "eval_scenes"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {value}")
@@ -138,8 +163,20 @@ class CachedTokenizer:
         return torch.stack([self.cache[t] for t in texts])
 
 
-def evaluate(model, tokenizer, per_class: int, image_size: int, dtype) -> dict[str, float]:
-    """Zero-shot accuracies (%) on held-out single-object images (64-way) and texture-only images (4-way)."""
+def dense_encoder(model) -> CLIPEncoder:
+    """The image tower as the segmentation model sees it: dense CLIP map and pooling head."""
+    return build_encoder(model.visual, EncoderOptions())
+
+
+def class_prompts(tokenizer) -> torch.Tensor:
+    """Tokens of ZERO_SHOT_TEMPLATE for every class of the world (ALL_CLASSES order)."""
+    return tokenizer([ZERO_SHOT_TEMPLATE.format(c.name) for c in ALL_CLASSES])
+
+
+def evaluate(model, tokenizer, per_class: int, image_size: int, scenes: int, scene_size: int,
+             dtype) -> dict[str, float]:
+    """Zero-shot accuracies (%): held-out single-object images (64-way), texture-only images (4-way) and the
+    segments of held-out scenes, classified by their mask-pooled dense features (68-way)."""
     images, labels = single_object_images(per_class, image_size, EVAL_SEED)
     predictions = zero_shot_predictions(model, tokenizer, images, [c.name for c in THING_CLASSES],
                                         autocast_dtype=dtype)
@@ -148,7 +185,16 @@ def evaluate(model, tokenizer, per_class: int, image_size: int, dtype) -> dict[s
     predictions = zero_shot_predictions(model, tokenizer, images, [c.name for c in STUFF_CLASSES],
                                         autocast_dtype=dtype)
     result["texture"] = 100.0 * float((predictions == labels).mean())
-    return result
+
+    encoder, batch = dense_encoder(model), held_out_region_batch(scenes, scene_size, EVAL_SEED)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+        text = model.encode_text(class_prompts(tokenizer), normalize=True)
+        predictions = region_predictions(lambda x: encoder.forward(x)[DENSE_FEATURE], encoder.pool_dense, text,
+                                         batch, images_to_tensor)
+    model.train(was_training)
+    return {**result, **region_accuracies(predictions, batch.labels)}
 
 
 def format_accuracies(acc: dict[str, float]) -> str:
@@ -170,6 +216,7 @@ def train(args: argparse.Namespace, model, tokenizer, image_size: int, log: Log)
         lr=args.lr, betas=(0.9, 0.98), eps=1e-6,
     )
     budget = Budget(args.steps, args.minutes)
+    encoder, prompts = dense_encoder(model), class_prompts(tokenizer)
     model.train()
     start = time.perf_counter()
     window_start, window_images, step = start, 0, 0
@@ -183,6 +230,17 @@ def train(args: argparse.Namespace, model, tokenizer, image_size: int, log: Log)
             text_features = model.encode_text(tokenizer(captions), normalize=True)
         loss = multi_positive_contrastive_loss(image_features, text_features, model.logit_scale.exp(),
                                                caption_group_ids(captions))
+        region_loss = None
+        if args.region_batch_size:
+            regions = sample_region_batch(args.seed, step, args.region_batch_size, args.region_image_size)
+            with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+                dense = encoder.forward(images_to_tensor(regions.images))[DENSE_FEATURE]
+                pooled = encoder.pool_dense(region_embeddings(dense, torch.from_numpy(regions.masks),
+                                                              torch.from_numpy(regions.image_index)))
+                class_text = model.encode_text(prompts, normalize=True)
+            region_loss = region_alignment_loss(torch.nn.functional.normalize(pooled.float(), dim=-1), class_text,
+                                                torch.from_numpy(regions.labels), model.logit_scale.exp())
+            loss = loss + args.region_weight * region_loss
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} at step {step}; lower --lr or use --precision fp32")
         optimizer.zero_grad(set_to_none=True)
@@ -196,12 +254,14 @@ def train(args: argparse.Namespace, model, tokenizer, image_size: int, log: Log)
         window_images += len(captions)
         if step % args.log_every == 0 or step == 1:
             now = time.perf_counter()
-            log(f"step {step} loss {loss.item():.4f} lr {lr:.2e} logit_scale {model.logit_scale.exp().item():.1f} "
+            regional = "" if region_loss is None else f" (region {region_loss.item():.4f})"
+            log(f"step {step} loss {loss.item():.4f}{regional} lr {lr:.2e} "
+                f"logit_scale {model.logit_scale.exp().item():.1f} "
                 f"images/s {window_images / (now - window_start):.0f} elapsed {now - start:.0f}s")
             window_start, window_images = now, 0
         if args.eval_every and step % args.eval_every == 0:
-            acc = evaluate(model, tokenizer, 8, image_size, dtype)
-            log(f"eval step {step} zero-shot accuracy (8 images/class): {format_accuracies(acc)}")
+            acc = evaluate(model, tokenizer, 8, image_size, 64, args.region_image_size, dtype)
+            log(f"eval step {step} zero-shot accuracy (8 images/class, 64 scenes): {format_accuracies(acc)}")
     log(f"trained {step} steps ({step * args.batch_size} images) in {time.perf_counter() - start:.0f}s")
 
 
@@ -234,9 +294,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             save_fp16(model, args.output)
             log(f"saved {args.output} ({args.output.stat().st_size / 1e6:.1f} MB, fp16)")
             model = open_clip.create_model(args.model, pretrained=str(args.output))  # evaluate what was saved
-        acc = evaluate(model, tokenizer, args.eval_per_class, image_size, PRECISIONS[args.precision])
+        acc = evaluate(model, tokenizer, args.eval_per_class, image_size, args.eval_scenes, args.region_image_size,
+                       PRECISIONS[args.precision])
         log(f"zero-shot accuracy on held-out images ({args.eval_per_class}/class; 64 object classes, "
-            f"4 textures): {format_accuracies(acc)}")
+            f"4 textures; regions of {args.eval_scenes} scenes at {args.region_image_size} px, 68 classes): "
+            f"{format_accuracies(acc)}")
         return acc
     finally:
         log.close()

@@ -184,6 +184,8 @@ def test_script_arguments_are_checked(capsys):
         (["--output", "x.pt", "--steps", "0"], "--steps must be positive"),
         (["--output", "x.pt", "--steps", "3", "--init", "missing.pt"], "--init missing.pt does not exist"),
         (["--eval-only", "--checkpoint", __file__, "--init", __file__], "--init starts training"),
+        (["--output", "x.pt", "--steps", "3", "--region-batch-size", "-1"], "--region-batch-size must be 0 (off)"),
+        (["--output", "x.pt", "--steps", "3", "--region-image-size", "0"], "--region-image-size must be positive"),
     ):
         with pytest.raises(SystemExit):
             script.parse_args(argv)
@@ -202,11 +204,13 @@ def test_short_pretraining_run_saves_a_loadable_fp16_checkpoint(tmp_path):
     config = tmp_path / "toy_test_clip.json"
     config.write_text(json.dumps(TINY_CLIP))
     common = ["--model", "toy_test_clip", "--model-config", str(config), "--batch-size", "8", "--warmup-steps", "1",
-              "--threads", "1", "--eval-per-class", "1", "--log-every", "1", "--eval-every", "2"]
+              "--threads", "1", "--eval-per-class", "1", "--log-every", "1", "--eval-every", "2",
+              "--eval-scenes", "4", "--region-image-size", "32"]
     _run_script(*common, "--steps", "3", "--output", str(tmp_path / "a.pt"))
     log = (tmp_path / "a.log").read_text()
     assert [line.split()[1] for line in log.splitlines() if line.startswith("step ")] == ["1", "2", "3"]
     assert "eval step 2 zero-shot accuracy" in log and "zero-shot accuracy on held-out images" in log
+    assert "(region " not in log and " region_unseen " in log  # region accuracy is measured, its loss is off
 
     state = torch.load(tmp_path / "a.pt", weights_only=True)
     assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
@@ -229,6 +233,13 @@ def test_short_pretraining_run_saves_a_loadable_fp16_checkpoint(tmp_path):
     continued = torch.load(tmp_path / "c.pt", weights_only=True)
     assert all(torch.equal(state[key], continued[key]) for key in state)
     assert f"initialized from {tmp_path / 'a.pt'}" in (tmp_path / "c.log").read_text()
+
+    # the region alignment loss is added and changes the weights
+    _run_script(*common, "--steps", "3", "--region-batch-size", "2", "--output", str(tmp_path / "d.pt"))
+    steps = [line for line in (tmp_path / "d.log").read_text().splitlines() if line.startswith("step ")]
+    assert len(steps) == 3 and all("(region " in line for line in steps)
+    regional = torch.load(tmp_path / "d.pt", weights_only=True)
+    assert any(not torch.equal(state[key], regional[key]) for key in state)
 
 
 def test_missing_shipped_checkpoint_says_how_to_make_it(monkeypatch, tmp_path):
