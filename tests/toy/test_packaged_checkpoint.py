@@ -1,4 +1,4 @@
-"""gpa:// checkpoints (the shipped toy CLIP) and zero-shot crop accuracy through the segmentation backbone."""
+"""gpa:// checkpoints (the shipped toy CLIP), its quality, and zero-shot crop accuracy through the backbone."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,9 +10,18 @@ import torch
 
 import gpa
 from gpa.data.toy import TOY_CLIP_CHECKPOINT, TOY_CLIP_MODEL
-from gpa.data.toy.zero_shot import DenseEncoderCLIP, images_to_tensor, object_zero_shot_accuracy
+from gpa.data.toy.region_alignment import held_out_region_batch, region_accuracies, region_predictions
+from gpa.data.toy.world import ALL_CLASSES
+from gpa.data.toy.zero_shot import (
+    HELD_OUT_SEED,
+    ZERO_SHOT_TEMPLATE,
+    DenseEncoderCLIP,
+    images_to_tensor,
+    object_zero_shot_accuracy,
+)
 from gpa.modeling.backbone import CLIPBackbone, register_model_configs
 from gpa.modeling.backbone import clip_model_loading as loading
+from gpa.modeling.backbone.encoders import DENSE_FEATURE, EncoderOptions, build_encoder
 
 PACKAGE = Path(gpa.__file__).resolve().parent
 
@@ -65,7 +74,7 @@ def test_missing_packaged_checkpoint_names_the_command_that_makes_it(monkeypatch
     monkeypatch.setattr(pretrained_clip, "TOY_CLIP_CHECKPOINT", tmp_path / "absent.pt")
     with pytest.raises(FileNotFoundError, match="tools/pretrain_toy_clip.py --steps 1500") as error:
         loading.resolve_pretrained(TOY_CLIP_MODEL, "gpa://toy_clip")
-    assert "stage-2 command of docs/toy/README.md" in str(error.value)
+    assert "stage-2 and stage-3 commands of docs/toy/README.md" in str(error.value)
 
 
 def test_unknown_packaged_name_and_wrong_model_fail_clearly():
@@ -97,3 +106,21 @@ def test_dense_encoder_equals_clip_image_embedding_at_identity_adapters(toy_stat
     accuracy = object_zero_shot_accuracy(wrapped, backbone.tokenize, per_class=1, image_size=64, autocast_dtype=None)
     assert set(accuracy) == {"all", "colour", "shape", "seen", "unseen"}
     assert all(0.0 <= v <= 100.0 for v in accuracy.values())
+
+
+def test_shipped_toy_clip_names_crops_and_mask_pooled_regions():
+    """The shipped checkpoint as documented (docs/toy/README.md: 90.0% crops, 79.8% regions on larger samples)."""
+    register_model_configs()
+    model = open_clip.create_model(TOY_CLIP_MODEL, pretrained=str(TOY_CLIP_CHECKPOINT)).eval()
+    tokenizer = open_clip.get_tokenizer(TOY_CLIP_MODEL)
+    crops = object_zero_shot_accuracy(model, tokenizer, per_class=4, image_size=64, autocast_dtype=None)
+    assert crops["all"] >= 80.0 and crops["colour"] == 100.0
+
+    encoder = build_encoder(model.visual, EncoderOptions())
+    batch = held_out_region_batch(40, 96, HELD_OUT_SEED)
+    with torch.no_grad():
+        text = model.encode_text(tokenizer([ZERO_SHOT_TEMPLATE.format(c.name) for c in ALL_CLASSES]), normalize=True)
+        predictions = region_predictions(lambda x: encoder.forward(x)[DENSE_FEATURE], encoder.pool_dense, text,
+                                         batch, images_to_tensor)
+    regions = region_accuracies(predictions, batch.labels)
+    assert regions["region"] >= 70.0 and regions["region_stuff"] >= 90.0

@@ -7,7 +7,7 @@ __all__ = ["TOY_CLIP_CHECKPOINT", "TOY_CLIP_MODEL", "toy_clip_checkpoint"]
 
 TOY_CLIP_MODEL = "gpa_toy_vit"  # open_clip config gpa/model_configs/gpa_toy_vit.json
 TOY_CLIP_CHECKPOINT = Path(__file__).resolve().parent / "pretrained" / f"{TOY_CLIP_MODEL}.pt"
-PRETRAIN_COMMAND = (  # stage 1; docs/toy/README.md gives stage 2, which continues it with --init
+PRETRAIN_COMMAND = (  # stage 1; docs/toy/README.md gives stages 2 and 3, which continue it with --init
     "python tools/pretrain_toy_clip.py --steps 1500 --eval-every 250 --output gpa/data/toy/pretrained/gpa_toy_vit.pt "
     "--log docs/toy/pretrain_gpa_toy_vit.log"
 )
@@ -17,6 +17,6 @@ def toy_clip_checkpoint() -> Path:
     """The shipped fp16 state dict of `TOY_CLIP_MODEL`, for `open_clip.create_model(name, pretrained=path)`."""
     if not TOY_CLIP_CHECKPOINT.is_file():
         raise FileNotFoundError(f"the toy CLIP checkpoint {TOY_CLIP_CHECKPOINT} is missing; make it with "
-                                f"`{PRETRAIN_COMMAND}` and the stage-2 command of docs/toy/README.md "
+                                f"`{PRETRAIN_COMMAND}` and the stage-2 and stage-3 commands of docs/toy/README.md "
                                 "(run from the repository root)")
     return TOY_CLIP_CHECKPOINT
