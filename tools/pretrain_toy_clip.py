@@ -99,6 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error("give a training budget: --steps N and/or --minutes M")
     if args.region_batch_size < 0:
         parser.error(f"--region-batch-size must be 0 (off) or positive, got {args.region_batch_size}")
+    if args.region_weight <= 0:
+        parser.error(f"--region-weight must be positive, got {args.region_weight} "
+                     "(--region-batch-size 0 turns the region loss off)")
     for name in ("steps", "minutes", "batch_size", "threads", "eval_per_class", "region_image_size", "eval_scenes"):
         value = getattr(args, name)
         if value is not None and value <= 0:

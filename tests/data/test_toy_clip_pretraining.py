@@ -186,6 +186,7 @@ def test_script_arguments_are_checked(capsys):
         (["--eval-only", "--checkpoint", __file__, "--init", __file__], "--init starts training"),
         (["--output", "x.pt", "--steps", "3", "--region-batch-size", "-1"], "--region-batch-size must be 0 (off)"),
         (["--output", "x.pt", "--steps", "3", "--region-image-size", "0"], "--region-image-size must be positive"),
+        (["--output", "x.pt", "--steps", "3", "--region-weight", "0"], "--region-batch-size 0 turns the region loss"),
     ):
         with pytest.raises(SystemExit):
             script.parse_args(argv)
