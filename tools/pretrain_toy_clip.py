@@ -30,22 +30,16 @@ import torch
 from gpa.data.toy.captions import sample_captioned_batch, single_object_images, texture_images
 from gpa.data.toy.contrastive_loss import caption_group_ids, multi_positive_contrastive_loss
 from gpa.data.toy.region_alignment import (
-    held_out_region_batch,
-    region_accuracies,
+    class_prompts,
+    dense_encoder,
     region_alignment_loss,
     region_embeddings,
-    region_predictions,
+    region_zero_shot_accuracy,
     sample_region_batch,
 )
-from gpa.data.toy.world import ALL_CLASSES, STUFF_CLASSES, THING_CLASSES
-from gpa.data.toy.zero_shot import (
-    HELD_OUT_SEED,
-    ZERO_SHOT_TEMPLATE,
-    images_to_tensor,
-    object_accuracies,
-    zero_shot_predictions,
-)
-from gpa.modeling.backbone.encoders import DENSE_FEATURE, CLIPEncoder, EncoderOptions, build_encoder
+from gpa.data.toy.world import STUFF_CLASSES, THING_CLASSES
+from gpa.data.toy.zero_shot import HELD_OUT_SEED, images_to_tensor, object_accuracies, zero_shot_predictions
+from gpa.modeling.backbone.encoders import DENSE_FEATURE
 from gpa.modeling.backbone.open_clip_configs import register_model_configs
 
 EVAL_SEED = HELD_OUT_SEED  # held-out zero-shot images: a stream of their own, never used for training
@@ -166,16 +160,6 @@ class CachedTokenizer:
         return torch.stack([self.cache[t] for t in texts])
 
 
-def dense_encoder(model) -> CLIPEncoder:
-    """The image tower as the segmentation model sees it: dense CLIP map and pooling head."""
-    return build_encoder(model.visual, EncoderOptions())
-
-
-def class_prompts(tokenizer) -> torch.Tensor:
-    """Tokens of ZERO_SHOT_TEMPLATE for every class of the world (ALL_CLASSES order)."""
-    return tokenizer([ZERO_SHOT_TEMPLATE.format(c.name) for c in ALL_CLASSES])
-
-
 def evaluate(model, tokenizer, per_class: int, image_size: int, scenes: int, scene_size: int,
              dtype) -> dict[str, float]:
     """Zero-shot accuracies (%): held-out single-object images (64-way), texture-only images (4-way) and the
@@ -188,16 +172,7 @@ def evaluate(model, tokenizer, per_class: int, image_size: int, scenes: int, sce
     predictions = zero_shot_predictions(model, tokenizer, images, [c.name for c in STUFF_CLASSES],
                                         autocast_dtype=dtype)
     result["texture"] = 100.0 * float((predictions == labels).mean())
-
-    encoder, batch = dense_encoder(model), held_out_region_batch(scenes, scene_size, EVAL_SEED)
-    was_training = model.training
-    model.eval()
-    with torch.no_grad(), torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
-        text = model.encode_text(class_prompts(tokenizer), normalize=True)
-        predictions = region_predictions(lambda x: encoder.forward(x)[DENSE_FEATURE], encoder.pool_dense, text,
-                                         batch, images_to_tensor)
-    model.train(was_training)
-    return {**result, **region_accuracies(predictions, batch.labels)}
+    return {**result, **region_zero_shot_accuracy(model, tokenizer, scenes, scene_size, EVAL_SEED, dtype)}
 
 
 def format_accuracies(acc: dict[str, float]) -> str:
@@ -219,7 +194,7 @@ def train(args: argparse.Namespace, model, tokenizer, image_size: int, log: Log)
         lr=args.lr, betas=(0.9, 0.98), eps=1e-6,
     )
     budget = Budget(args.steps, args.minutes)
-    encoder, prompts = dense_encoder(model), class_prompts(tokenizer)
+    encoder, prompts = dense_encoder(model), tokenizer(class_prompts())
     model.train()
     start = time.perf_counter()
     window_start, window_images, step = start, 0, 0

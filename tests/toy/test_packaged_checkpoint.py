@@ -10,18 +10,10 @@ import torch
 
 import gpa
 from gpa.data.toy import TOY_CLIP_CHECKPOINT, TOY_CLIP_MODEL
-from gpa.data.toy.region_alignment import held_out_region_batch, region_accuracies, region_predictions
-from gpa.data.toy.world import ALL_CLASSES
-from gpa.data.toy.zero_shot import (
-    HELD_OUT_SEED,
-    ZERO_SHOT_TEMPLATE,
-    DenseEncoderCLIP,
-    images_to_tensor,
-    object_zero_shot_accuracy,
-)
+from gpa.data.toy.region_alignment import region_zero_shot_accuracy
+from gpa.data.toy.zero_shot import DenseEncoderCLIP, images_to_tensor, object_zero_shot_accuracy
 from gpa.modeling.backbone import CLIPBackbone, register_model_configs
 from gpa.modeling.backbone import clip_model_loading as loading
-from gpa.modeling.backbone.encoders import DENSE_FEATURE, EncoderOptions, build_encoder
 
 PACKAGE = Path(gpa.__file__).resolve().parent
 
@@ -116,11 +108,5 @@ def test_shipped_toy_clip_names_crops_and_mask_pooled_regions():
     crops = object_zero_shot_accuracy(model, tokenizer, per_class=4, image_size=64, autocast_dtype=None)
     assert crops["all"] >= 80.0 and crops["colour"] == 100.0
 
-    encoder = build_encoder(model.visual, EncoderOptions())
-    batch = held_out_region_batch(40, 96, HELD_OUT_SEED)
-    with torch.no_grad():
-        text = model.encode_text(tokenizer([ZERO_SHOT_TEMPLATE.format(c.name) for c in ALL_CLASSES]), normalize=True)
-        predictions = region_predictions(lambda x: encoder.forward(x)[DENSE_FEATURE], encoder.pool_dense, text,
-                                         batch, images_to_tensor)
-    regions = region_accuracies(predictions, batch.labels)
+    regions = region_zero_shot_accuracy(model, tokenizer, scenes=40, image_size=96, autocast_dtype=None)
     assert regions["region"] >= 70.0 and regions["region_stuff"] >= 90.0

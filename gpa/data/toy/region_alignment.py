@@ -17,18 +17,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gpa.modeling.backbone.encoders import DENSE_FEATURE, CLIPEncoder, EncoderOptions, build_encoder
+
 from .generate import sample_scene
 from .world import ALL_CLASSES, THING_CLASSES, UNSEEN_THINGS
+from .zero_shot import HELD_OUT_SEED, ZERO_SHOT_TEMPLATE, images_to_tensor
 
 __all__ = [
     "REGION_EVAL_STREAM",
     "REGION_STREAM",
     "RegionBatch",
+    "class_prompts",
+    "dense_encoder",
     "held_out_region_batch",
     "region_accuracies",
     "region_alignment_loss",
     "region_embeddings",
     "region_predictions",
+    "region_zero_shot_accuracy",
     "sample_region_batch",
 ]
 
@@ -123,3 +129,34 @@ def region_predictions(
     dense = dense_fn(to_tensor(batch.images))
     features = pool_fn(region_embeddings(dense, torch.from_numpy(batch.masks), torch.from_numpy(batch.image_index)))
     return (F.normalize(features.float(), dim=-1) @ class_text.float().T).argmax(dim=1).numpy()
+
+
+def class_prompts() -> list[str]:
+    """ZERO_SHOT_TEMPLATE for every class of the world, in ALL_CLASSES order: the texts regions are named by."""
+    return [ZERO_SHOT_TEMPLATE.format(c.name) for c in ALL_CLASSES]
+
+
+def dense_encoder(model: torch.nn.Module) -> CLIPEncoder:
+    """An open_clip model's image tower as the segmentation model sees it: dense CLIP map and pooling head."""
+    return build_encoder(model.visual, EncoderOptions())
+
+
+@torch.no_grad()
+def region_zero_shot_accuracy(
+    model: torch.nn.Module,
+    tokenizer: Callable[[list[str]], torch.Tensor],
+    scenes: int,
+    image_size: int,
+    seed: int = HELD_OUT_SEED,
+    autocast_dtype: torch.dtype | None = torch.bfloat16,
+) -> dict[str, float]:
+    """`region_accuracies` (%) of an open_clip model on the segments of `scenes` held-out scenes (68-way)."""
+    encoder, batch = dense_encoder(model), held_out_region_batch(scenes, image_size, seed)
+    was_training = model.training
+    model.eval()
+    with torch.autocast("cpu", dtype=autocast_dtype, enabled=autocast_dtype is not None):
+        text = model.encode_text(tokenizer(class_prompts()), normalize=True)
+        predictions = region_predictions(lambda x: encoder.forward(x)[DENSE_FEATURE], encoder.pool_dense, text,
+                                         batch, images_to_tensor)
+    model.train(was_training)
+    return region_accuracies(predictions, batch.labels)
