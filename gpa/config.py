@@ -103,3 +103,10 @@ def add_gpa_config(cfg: CN) -> None:
     cfg.SOLVER.POLY_LR_POWER = 0.9  # exponent of SOLVER.LR_SCHEDULER_NAME "WarmupPolyLR"
     cfg.SOLVER.LOG_PERIOD = 20  # iterations between metric writes (console, metrics.json, tensorboard)
     cfg.SOLVER.AMP.DTYPE = "float16"  # autocast dtype when SOLVER.AMP.ENABLED: "float16" or "bfloat16"
+    cfg.SOLVER.LEAN_CHECKPOINTS = True  # leave the frozen CLIP weights out of checkpoints when MODEL.CLIP.PRETRAINED
+    #                                    provides them (with PRETRAINED "" they are random and always saved)
+    cfg.SOLVER.CHECKPOINT_KEEP_LAST = 0  # periodic checkpoints kept (the newest N; 0 = all); model_final is kept
+
+    # ---------------------------------------------------------------- checkpoints
+    cfg.MODEL.WEIGHTS_NEW_KEYS = ()  # fnmatch patterns of state-dict keys a MODEL.WEIGHTS checkpoint may lack (they
+    #                                  keep their initialization and are listed in the log), e.g. "*.adapter.*"

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import open_clip
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog
 from detectron2.data.catalog import Metadata
@@ -34,6 +33,7 @@ from PIL import Image, ImageDraw
 from tabulate import tabulate
 
 import gpa  # noqa: F401  (registers the model and datasets)
+from gpa.checkpoint import GPACheckpointer
 from gpa.data.toy.zero_shot import DenseEncoderCLIP, object_zero_shot_accuracy
 from gpa.engine import Trainer, build_config
 from gpa.engine.trainer import RESULTS_FILE
@@ -131,7 +131,8 @@ def format_report_table(dataset: str, segmentation: Mapping[str, Mapping[str, fl
 # ---------------------------------------------------------------------------------------------- models
 def load_trained_model(cfg: CfgNode, output_dir: Path) -> torch.nn.Module:
     model = Trainer.build_model(cfg)
-    DetectionCheckpointer(model).load(str(_require(output_dir / "model_final.pth", "the final checkpoint")))
+    final = str(_require(output_dir / "model_final.pth", "the final checkpoint"))
+    GPACheckpointer.from_config(cfg, model).resume_or_load(final, resume=False)
     return model.eval()
 
 

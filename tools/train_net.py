@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 import gpa  # noqa: F401  (registers the model and datasets)
+from gpa.checkpoint import GPACheckpointer
 from gpa.engine import Trainer, build_config
 
 
@@ -30,7 +30,7 @@ def main(args):
     cfg = setup(args)
     if args.eval_only:
         model = Trainer.build_model(cfg)
-        checkpointer = DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR)
+        checkpointer = GPACheckpointer.from_config(cfg, model, cfg.OUTPUT_DIR, config_name=args.config_file)
         if not cfg.MODEL.WEIGHTS and not (args.resume and checkpointer.has_checkpoint()):
             raise ValueError("--eval-only needs trained weights: MODEL.WEIGHTS path/to/model.pth, or --resume")
         checkpointer.resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)

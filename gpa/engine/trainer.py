@@ -11,7 +11,6 @@ from collections import OrderedDict
 from typing import Any
 
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode
 from detectron2.data import (
     DatasetMapper,
@@ -24,6 +23,8 @@ from detectron2.evaluation import inference_on_dataset
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 from torch import nn
+
+from gpa.checkpoint import GPACheckpointer, atomic_write_text
 
 from .lr_scheduler import build_lr_scheduler
 from .optimizer import build_optimizer
@@ -69,7 +70,9 @@ class Trainer(DefaultTrainer):
             self._trainer = SimpleTrainer(model, data_loader, optimizer)
 
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
-        self.checkpointer = DetectionCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.checkpointer = GPACheckpointer.from_config(cfg, model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        logger.info("Checkpoints " + ("leave out the frozen CLIP weights (MODEL.CLIP.PRETRAINED provides them)"
+                                      if self.checkpointer.lean else "hold every weight"))
         self.start_iter = 0
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.register_hooks(self.build_hooks())
@@ -115,7 +118,9 @@ class Trainer(DefaultTrainer):
         cfg = self.cfg
         ret: list[hooks.HookBase] = [hooks.IterationTimer(), hooks.LRScheduler(), self.training_state]
         if comm.is_main_process():
-            ret.append(hooks.PeriodicCheckpointer(self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD))
+            keep = cfg.SOLVER.CHECKPOINT_KEEP_LAST
+            ret.append(hooks.PeriodicCheckpointer(self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD,
+                                                  max_to_keep=keep if keep > 0 else None))
 
         def test_and_save_results():
             self._last_eval_results = self.test(self.cfg, self.model)
@@ -128,8 +133,10 @@ class Trainer(DefaultTrainer):
 
     # ------------------------------------------------------------------ resume
     def resume_or_load(self, resume: bool = True) -> None:
-        """Load weights (or resume everything); a resumed run continues the same data order."""
-        super().resume_or_load(resume=resume)
+        """Load weights (or resume everything from the newest checkpoint that reads); a resumed run continues the
+        same data order."""
+        self.checkpointer.resume_or_load(self.cfg.MODEL.WEIGHTS, resume=resume)
+        self.start_iter = self.iter + 1 if self.checkpointer.resumed_from else 0
         if self.start_iter > 0:
             self._trainer.data_loader = self.build_train_loader(
                 self.cfg, seed=self.training_state.data_seed, start_iter=self.start_iter
@@ -140,6 +147,17 @@ class Trainer(DefaultTrainer):
             self._trainer._data_loader_iter_obj = iter(self._trainer.data_loader)
             torch.set_rng_state(rng_state)
             logger.info(f"Resumed at iteration {self.start_iter} with data-order seed {self.training_state.data_seed}")
+
+    def run_step(self) -> None:
+        """One iteration; on divergence the checkpoint written one iteration earlier, whose weights produced the
+        non-finite values, is renamed so that --resume and last_checkpoint never pick it."""
+        try:
+            super().run_step()
+        except FloatingPointError as err:
+            saved = self.checkpointer.last_saved
+            if saved is not None and saved[1] == self.iter - 1:
+                self.checkpointer.quarantine_last_saved(f"its weights gave non-finite values at iteration {self.iter}")
+            raise FloatingPointError(f"iteration {self.iter}: {err}") from err
 
     # ------------------------------------------------------------------ evaluation
     @classmethod
@@ -156,7 +174,6 @@ class Trainer(DefaultTrainer):
         if comm.is_main_process():
             logger.info("Evaluation results:\n" + format_results_table(results))
             path = os.path.join(cfg.OUTPUT_DIR, "inference", RESULTS_FILE)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(results, f, indent=1, default=float)  # read back by tools such as tools/toy_report.py
+            # read back by tools such as tools/toy_report.py
+            atomic_write_text(path, json.dumps(results, indent=1, default=float))
         return results

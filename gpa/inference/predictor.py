@@ -20,12 +20,12 @@ from detectron2.data.build import trivial_batch_collator
 from detectron2.modeling import build_model
 from torch.utils.data import DataLoader
 
+from gpa.checkpoint import GPACheckpointer
 from gpa.config import add_gpa_config
 from gpa.data import apply_class_file_overrides
 from gpa.data.vocabulary import Vocabulary
 
 from .builtin_vocabularies import builtin_vocabulary
-from .checkpoint import load_checkpoint
 from .images import ImageFiles, ImageInput, ImagePreprocessor, load_image
 from .result import TASKS, PredictionResult, build_result, check_task
 from .user_vocabulary import make_vocabulary
@@ -86,7 +86,7 @@ class Predictor:
 
     Args:
         config: a config file (as for tools/train_net.py) or a CfgNode with gpa's keys.
-        weights: the trained checkpoint; None = MODEL.WEIGHTS. Must match the config (see checkpoint.py for
+        weights: the trained checkpoint; None = MODEL.WEIGHTS. Must match the config (see gpa/checkpoint/ for
             the rule on frozen CLIP weights and MODEL.CLIP.PRETRAINED).
         device: "cpu", "cuda", "cuda:1", ...; None = MODEL.DEVICE.
         opts: `KEY VALUE` config overrides.
@@ -115,7 +115,7 @@ class Predictor:
         self.cfg = cfg
         self.model = build_model(cfg)
         self.model.eval()
-        load_checkpoint(self.model, weights, clip_pretrained=cfg.MODEL.CLIP.PRETRAINED, config=config_name)
+        GPACheckpointer.from_config(cfg, self.model, config_name=config_name).resume_or_load(weights, resume=False)
         self._vocabularies: dict[str, Vocabulary] = {}
         if train_vocabulary is not None:
             self.model.train_vocabulary = self.vocabulary(train_vocabulary)

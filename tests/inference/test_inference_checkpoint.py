@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from gpa.checkpoint import check_checkpoint_keys, pretrained_clip_keys
 from gpa.inference import Predictor
-from gpa.inference.checkpoint import check_checkpoint_keys, pretrained_clip_keys
 from tests.inference.helpers import TEST_OPTS, TINY_CONFIG, build_tiny_model, scene_image
 
 CLIP_PREFIX = "backbone.clip_model."

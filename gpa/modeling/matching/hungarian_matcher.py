@@ -78,6 +78,9 @@ class HungarianMatcher(nn.Module):
             cost = cost + self.cost_dice * batch_dice_cost(pred_pts, tgt_pts)
         cost = cost.cpu()
         if not torch.isfinite(cost).all():
-            raise FloatingPointError(f"image {b}: matching cost has non-finite entries (NaN/inf in the predictions?)")
+            raise FloatingPointError(
+                f"image {b}: the matching cost has NaN/inf entries because the predictions are not finite: training "
+                "diverged; lower SOLVER.BASE_LR or enable SOLVER.CLIP_GRADIENTS"
+            )
         pred_idx, tgt_idx = linear_sum_assignment(cost.numpy())
         return torch.as_tensor(pred_idx, dtype=torch.int64), torch.as_tensor(tgt_idx, dtype=torch.int64)

@@ -1,7 +1,4 @@
-"""Loading trained weights for inference, refusing checkpoints that do not fit the model.
-
-detectron2's DetectionCheckpointer reads the file (our .pth, detectron2 .pkl, "module."-prefixed DDP
-state dicts); the key comparison is ours and fails instead of warning.
+"""Which checkpoint keys a model may do without, and the error that names the others.
 
 Rule for the frozen CLIP weights: a checkpoint must hold every trained weight (adapters, heads, and the
 image tower when MODEL.CLIP.FREEZE_ENCODER is False). The frozen pretrained CLIP weights
@@ -11,14 +8,11 @@ would otherwise run on random CLIP weights. A checkpoint saved by our trainer ho
 """
 from __future__ import annotations
 
-import pickle
 from collections.abc import Collection, Sequence
-from pathlib import Path
 
-from detectron2.checkpoint import DetectionCheckpointer
 from torch import nn
 
-__all__ = ["check_checkpoint_keys", "load_checkpoint", "pretrained_clip_keys"]
+__all__ = ["check_checkpoint_keys", "pretrained_clip_keys"]
 
 SHOWN_KEYS = 5
 
@@ -70,33 +64,3 @@ def check_checkpoint_keys(
             f"checkpoint {checkpoint} does not match the model built from {config}: " + "; ".join(problems)
             + ". Use the config the checkpoint was trained with (MODEL.CLIP.MODEL_NAME, adapter and head sizes)."
         )
-
-
-class _KeyCheckingCheckpointer(DetectionCheckpointer):
-    """Reads and loads like DetectionCheckpointer but keeps the key mismatches instead of logging them."""
-
-    incompatible = None
-
-    def _log_incompatible_keys(self, incompatible) -> None:
-        self.incompatible = incompatible
-
-
-def load_checkpoint(model: nn.Module, path: str | Path, *, clip_pretrained: str, config: str = "the config") -> None:
-    """Load `path` into `model`; fail on any key mismatch (frozen CLIP weights: see the module doc)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist (the Predictor's weights / MODEL.WEIGHTS)")
-    checkpointer = _KeyCheckingCheckpointer(model)
-    try:
-        checkpointer.load(str(path), checkpointables=[])
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
-        raise ValueError(f"cannot read checkpoint {path}: {err}") from err
-    incompatible = checkpointer.incompatible
-    check_checkpoint_keys(
-        incompatible.missing_keys,
-        incompatible.unexpected_keys,
-        incompatible.incorrect_shapes,
-        pretrained_clip_keys(model) if clip_pretrained else (),
-        checkpoint=str(path),
-        config=config,
-    )
