@@ -24,6 +24,8 @@ RESTRICTED_PICKLE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy.core.multiarray", "scalar"),
         ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),  # protocol-5 arrays
+        ("numpy._core.numeric", "_frombuffer"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
         ("collections", "OrderedDict"),
@@ -31,6 +33,7 @@ RESTRICTED_PICKLE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
         ("builtins", "frozenset"),
         ("builtins", "slice"),
         ("builtins", "complex"),
+        ("_codecs", "encode"),  # protocol-2 pickles spell bytes as _codecs.encode(str, "latin1")
     }
 )
 
@@ -128,7 +131,7 @@ def read_checkpoint_file(path: str | Path) -> Any:
     path = Path(path)
     _require_file(path)
     suffix = path.suffix.lower()
-    if suffix == ".pkl":
+    if suffix == ".pkl" and not zipfile.is_zipfile(path):  # a torch.save archive may carry any suffix
         return read_restricted_pickle(path)
     if suffix == ".safetensors":
         return _read_safetensors(path)

@@ -1,7 +1,6 @@
 """ADE20K-Full (A-847): 16-bit semantic labels and resized images from the ADE20K 2021 release."""
 from __future__ import annotations
 
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ...checkpoint.file_reading import read_restricted_pickle
 from ..datasets.loaders import require_path
 from ..vocabulary import read_class_file
 from .common import PrepareSummary, base_parser, is_done, progress, resolve_root, save_label_image
@@ -55,8 +55,9 @@ def prepare_ade20k_full(root: Path, class_list: Path, summary: PrepareSummary) -
     id_map = {ade_id: label for label, (ade_id, _) in enumerate(entries)}
     if len(id_map) >= IGNORE:
         raise ValueError(f"{class_list}: {len(id_map)} classes do not fit 16-bit labels")
-    with open(index_file, "rb") as f:
-        index = pickle.load(f)
+    index = read_restricted_pickle(index_file)  # arrays, strings and containers only: reading runs no code
+    if not isinstance(index, dict) or not {"folder", "filename"} <= index.keys():
+        raise ValueError(f"{index_file} is not ADE20K's index (a dict with 'folder' and 'filename'); download it again")
     lut_size = max(max(id_map) + 1, 1)
     pairs = list(zip(index["folder"], index["filename"]))
     for folder, filename in progress(pairs, "ADE20K-Full", total=len(pairs)):
