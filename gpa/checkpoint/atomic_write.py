@@ -43,10 +43,10 @@ def _fsync_directory(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_torch_save(obj: Any, path: str | Path, save: Callable[[Any, IO[bytes]], None] = torch.save) -> None:
-    """torch.save through atomic_open."""
+def atomic_torch_save(obj: Any, path: str | Path, save: Callable[[Any, IO[bytes]], None] | None = None) -> None:
+    """torch.save (or `save`) through atomic_open."""
     with atomic_open(path, "wb") as f:
-        save(obj, f)
+        (save or torch.save)(obj, f)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
