@@ -15,9 +15,10 @@ __all__ = ["ResumableTrainingSampler"]
 
 class ResumableTrainingSampler(Sampler[int]):
     """detectron2's TrainingSampler stream (seeded shuffles, sharded by rank) minus its first
-    `start_index` global positions."""
+    `start_index` global positions. With `yield_positions`, items are (global position, index) pairs."""
 
-    def __init__(self, size: int, seed: int, start_index: int = 0, shuffle: bool = True) -> None:
+    def __init__(self, size: int, seed: int, start_index: int = 0, shuffle: bool = True,
+                 yield_positions: bool = False) -> None:
         if size <= 0:
             raise ValueError(f"the training set is empty (size={size}); check DATASETS.TRAIN")
         if start_index < 0:
@@ -26,6 +27,7 @@ class ResumableTrainingSampler(Sampler[int]):
         self._seed = int(seed)
         self._start = start_index
         self._shuffle = shuffle
+        self._yield_positions = yield_positions
         self._rank = comm.get_rank()
         self._world_size = comm.get_world_size()
 
@@ -38,5 +40,9 @@ class ResumableTrainingSampler(Sampler[int]):
             else:
                 yield from range(self._size)
 
-    def __iter__(self) -> Iterator[int]:
-        return itertools.islice(self._global_stream(), self._start + self._rank, None, self._world_size)
+    def __iter__(self) -> Iterator[int] | Iterator[tuple[int, int]]:
+        first = self._start + self._rank
+        mine = itertools.islice(self._global_stream(), first, None, self._world_size)
+        if self._yield_positions:
+            return zip(itertools.count(first, self._world_size), mine)
+        return mine

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from detectron2.config import CfgNode
 from detectron2.data import (
+    DatasetFromList,
     DatasetMapper,
     build_detection_test_loader,
     build_detection_train_loader,
@@ -28,6 +29,7 @@ from gpa.checkpoint import GPACheckpointer, atomic_write_text
 
 from .lr_scheduler import build_lr_scheduler
 from .optimizer import build_optimizer
+from .position_seeded_dataset import PositionSeededMapDataset
 from .resumable_sampler import ResumableTrainingSampler
 from .training_state import TrainingStateHook
 
@@ -53,7 +55,8 @@ class Trainer(DefaultTrainer):
             setup_logger()
         cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
         self.cfg = cfg
-        self.training_state = TrainingStateHook(resolve_data_seed(cfg))
+        self.training_state = TrainingStateHook(resolve_data_seed(cfg), cfg.SOLVER.CHECKPOINT_PERIOD,
+                                                cfg.SOLVER.MAX_ITER)
 
         model = self.build_model(cfg)
         optimizer = self.build_optimizer(cfg, model)
@@ -88,15 +91,19 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def build_train_loader(cls, cfg: CfgNode, seed: int | None = None, start_iter: int = 0):
-        """Training loader whose order is fixed by `seed` and starts after `start_iter` iterations."""
+        """Training loader whose order and augmentations are fixed by `seed` (see PositionSeededMapDataset) and
+        that starts after `start_iter` iterations."""
         from gpa.data.mappers import build_train_mapper
 
-        dataset = get_detection_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+        dicts = get_detection_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
         seed = resolve_data_seed(cfg) if seed is None else seed
-        sampler = ResumableTrainingSampler(len(dataset), seed, start_index=start_iter * cfg.SOLVER.IMS_PER_BATCH)
+        dataset = PositionSeededMapDataset(DatasetFromList(dicts, copy=False), build_train_mapper(cfg, is_train=True),
+                                           seed)
+        sampler = ResumableTrainingSampler(len(dicts), seed, start_index=start_iter * cfg.SOLVER.IMS_PER_BATCH,
+                                           yield_positions=True)
         return build_detection_train_loader(
             dataset=dataset,
-            mapper=build_train_mapper(cfg, is_train=True),
+            mapper=None,
             sampler=sampler,
             total_batch_size=cfg.SOLVER.IMS_PER_BATCH,
             aspect_ratio_grouping=cfg.DATALOADER.ASPECT_RATIO_GROUPING,

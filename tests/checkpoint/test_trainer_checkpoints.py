@@ -10,7 +10,8 @@ from tests.inference.helpers import TINY_CONFIG
 
 
 def _trainer(out, *opts):
-    cfg = build_config(TINY_CONFIG, ["OUTPUT_DIR", str(out), "SOLVER.LOG_PERIOD", "1", *map(str, opts)])
+    cfg = build_config(TINY_CONFIG, ["OUTPUT_DIR", str(out), "SOLVER.LOG_PERIOD", "1", "DATASETS.TEST", "()",
+                                     *map(str, opts)])
     return Trainer(cfg)
 
 
