@@ -181,3 +181,9 @@ def test_save_checkpoint_helper_still_writes_loadable_files(tmp_path):
     cfg, fresh = _tiny(seed=4)
     GPACheckpointer.from_config(cfg, fresh).resume_or_load(str(path), resume=False)
     assert _same_weights(fresh, model)
+
+
+def test_training_init_from_another_adapter_rank_is_an_error(tmp_path, tiny_weights):
+    cfg, model = _tiny(["MODEL.ADAPTER.RANK", "4", "OUTPUT_DIR", str(tmp_path)])
+    with pytest.raises(ValueError, match=f"checkpoint {tiny_weights} does not match.*shape mismatches: .*adapter"):
+        GPACheckpointer.from_config(cfg, model, cfg.OUTPUT_DIR).resume_or_load(str(tiny_weights), resume=False)
