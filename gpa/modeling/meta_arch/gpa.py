@@ -277,7 +277,9 @@ class GPA(nn.Module):
         if self.training:
             return self.losses(batched_inputs, images, features, outputs, in_vocab, text, class_index, len(vocabulary))
         cfa = self.cfa_logits(features["clip_dense"], outputs, text, class_index, len(vocabulary))
-        valid = self.valid_queries(features["clip_dense"], outputs["pred_masks"]) if self.ensemble_on_valid_mask else None
+        valid = None
+        if self.ensemble_on_valid_mask:
+            valid = self.valid_queries(features["clip_dense"], outputs["pred_masks"])
         probs = geometric_ensemble(
             in_vocab[-1],
             cfa,
