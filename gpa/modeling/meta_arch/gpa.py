@@ -22,6 +22,7 @@ from detectron2.structures import ImageList
 from torch import nn
 
 from gpa.data.vocabulary import Vocabulary, read_class_file
+from gpa.modeling.backbone.spatial_adapter import SpatialAdapter
 from gpa.modeling.criterion import SetCriterion
 from gpa.modeling.heads.context_aggregation import ContextAwareAggregation
 from gpa.modeling.heads.matched_cross_entropy import matched_cross_entropy
@@ -205,6 +206,19 @@ class GPA(nn.Module):
         in_backbone = {id(p) for p in self.backbone.parameters()}
         groups["head"] = [(n, p) for n, p in self.named_parameters() if p.requires_grad and id(p) not in in_backbone]
         return groups
+
+    def keys_new_over_fcclip(self) -> list[str]:
+        """State-dict keys an FC-CLIP checkpoint cannot hold: those of the spatial adapters and the CFA head.
+
+        Every other key of this model has FC-CLIP's name (FC-CLIP's `criterion.empty_weight`, a loss buffer
+        sized by the training classes, is the one FC-CLIP key gpa's model does not have). A warm start from
+        FC-CLIP loads the rest and keeps these as initialized: the identity for the adapters, mask pooling
+        for the CFA head with MODEL.GPA.CFA.START_AS_MASK_POOLING.
+        """
+        owners = [name for name, module in self.named_modules() if isinstance(module, SpatialAdapter)]
+        if self.cfa_head is not None:
+            owners.append("cfa_head")
+        return sorted(k for k in self.state_dict() if any(k.startswith(f"{owner}.") for owner in owners))
 
     # ------------------------------------------------------------------ vocabularies
     def vocabulary_of(self, batched_inputs: Sequence[dict]) -> Vocabulary:
