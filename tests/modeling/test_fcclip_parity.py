@@ -226,3 +226,17 @@ def test_state_dict_has_fcclip_key_names(tiny_model_cfg):
     ours = set(model.state_dict())
     assert expected - ours == {"criterion.empty_weight"}
     assert ours - expected == set()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("MODEL.GPA.ENSEMBLE_FORMULA", "odise", "ENSEMBLE_FORMULA is 'odise'; valid: fcclip, void_in_softmax"),
+        ("MODEL.MASK_FORMER.TEST.INSTANCE_SELECTION", "things", "INSTANCE_SELECTION is 'things'; valid: all_classes"),
+    ],
+)
+def test_unknown_inference_choice_names_the_key_and_the_valid_values(tiny_model_cfg, key, value, message):
+    cfg = tiny_model_cfg.clone()
+    cfg.merge_from_list([key, value])
+    with pytest.raises(ValueError, match=message):
+        build_model(cfg)
