@@ -78,10 +78,17 @@ def add_gpa_config(cfg: CN) -> None:
     cfg.MODEL.MASK_FORMER.TEST.OBJECT_MASK_THRESHOLD = 0.0
     cfg.MODEL.MASK_FORMER.TEST.OVERLAP_THRESHOLD = 0.8
     cfg.MODEL.MASK_FORMER.TEST.DETECTIONS_PER_IMAGE = 100  # instance results kept per image
+    # Instance (query, class) pairs: "all_classes" = Mask2Former's / FC-CLIP's top k over all classes, then stuff
+    # dropped; "thing_classes" = top k among thing classes only (see gpa/modeling/inference/postprocess.py).
+    cfg.MODEL.MASK_FORMER.TEST.INSTANCE_SELECTION = "all_classes"
+    # Mask2Former's key: with panoptic and instance off, False computes semantic scores at the padded input size and
+    # resizes them (Mask2Former / FC-CLIP); True resizes the masks first. Panoptic or instance on forces True.
+    cfg.MODEL.MASK_FORMER.TEST.SEM_SEG_POSTPROCESSING_BEFORE_INFERENCE = False
 
     # ---------------------------------------------------------------- GPA heads and inference
     cfg.MODEL.GPA = CN()
     cfg.MODEL.GPA.IN_VOCAB_LOGIT_SCALE_MAX = 100.0  # clamp of the learnable logit scale
+    cfg.MODEL.GPA.OUT_VOCAB_LOGIT_SCALE_MAX = 100.0  # clamp of CLIP's own logit scale (CFA / mask-pooling branch)
     cfg.MODEL.GPA.TRAIN_VOCABULARY = ""  # training classes for "seen" tests: a dataset name, class file, or ""
     #                                      ("" = the metadata of DATASETS.TRAIN[0], resolved on first use)
     cfg.MODEL.GPA.CFA = CN()
@@ -92,8 +99,15 @@ def add_gpa_config(cfg: CN) -> None:
     cfg.MODEL.GPA.CFA.KEY_DIM = 64  # d, width of query/key projections of the classification maps
     cfg.MODEL.GPA.CFA.MASK_BIAS_EPS = 1e-4  # eps in log(sigmoid(mask) + eps)
     cfg.MODEL.GPA.CFA.LOSS_WEIGHT = 2.0  # weight of the CFA cross-entropy
+    # True: output = mask pooling of Fc + gate * (attention pooling - mask pooling), gate zero-initialized, so the
+    # head starts exactly as FC-CLIP's mask pooling (warm start from FC-CLIP); False: the attention alone.
+    cfg.MODEL.GPA.CFA.START_AS_MASK_POOLING = False
     cfg.MODEL.GPA.ENSEMBLE_ALPHA = 0.4  # CFA weight for classes seen in training
     cfg.MODEL.GPA.ENSEMBLE_BETA = 0.8  # CFA weight for unseen classes
+    # "fcclip": FC-CLIP's formula (void dropped before the in-vocabulary softmax); "void_in_softmax": gpa's earlier
+    # formula (softmax over classes and void, then void dropped), kept only to reproduce results made with it.
+    cfg.MODEL.GPA.ENSEMBLE_FORMULA = "fcclip"
+    cfg.MODEL.GPA.ENSEMBLE_ON_VALID_MASK = False  # FC-CLIP's switch: queries with an empty mask use in-vocab only
 
     # ---------------------------------------------------------------- solver
     cfg.SOLVER.OPTIMIZER = "ADAMW"  # "ADAMW" or "SGD"

@@ -38,6 +38,47 @@ def test_head_starts_as_soft_mask_pooling_of_the_clip_map():
     torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-5)
 
 
+def _fcclip_mask_pooling(dense, mask_logits):
+    """FC-CLIP's MaskPooling, transcribed from its source: bilinear resize of the mask logits to the feature
+    size, binarize (> 0), divide by the pixel count + 1e-8, einsum with the features."""
+    masks = torch.nn.functional.interpolate(mask_logits, size=dense.shape[-2:], mode="bilinear", align_corners=False)
+    masks = (masks > 0).to(masks.dtype)
+    return torch.einsum("bchw,bqhw->bqc", dense, masks / (masks.sum(dim=(-1, -2), keepdim=True) + 1e-8))
+
+
+def test_warm_start_head_starts_exactly_as_fcclip_mask_pooling():
+    torch.manual_seed(0)
+    head = ContextAwareAggregation(dense_dim=8, query_dim=6, context_dim=16, num_maps=3, key_dim=4,
+                                   start_as_mask_pooling=True)
+    for p in head.parameters():  # random attention weights: the gate alone must make the output mask pooling
+        if p is not head.mask_pooling_gate and p is not head.context_out.weight and p is not head.context_out.bias:
+            torch.nn.init.normal_(p)
+    dense = torch.randn(2, 8, 6, 7)
+    masks = torch.randn(2, 5, 24, 28)
+    masks[0, 1] = -1.0  # an empty mask pools to 0, as in FC-CLIP
+    out = head(dense, masks, torch.randn(2, 5, 6))
+    want = _fcclip_mask_pooling(dense, masks)
+    assert (out - want).abs().max() <= 1e-6
+    assert torch.equal(out[0, 1], torch.zeros(8))
+
+
+def test_warm_start_gate_learns_and_then_the_attention_trains():
+    torch.manual_seed(0)
+    head = ContextAwareAggregation(dense_dim=8, query_dim=6, context_dim=16, num_maps=2, key_dim=4,
+                                   start_as_mask_pooling=True)
+    torch.nn.init.normal_(head.query_proj.weight)  # attention different from mask pooling
+    dense, masks, queries = torch.randn(1, 8, 4, 4), torch.randn(1, 3, 8, 8), torch.randn(1, 3, 6)
+    head(dense, masks, queries).sum().backward()
+    assert head.mask_pooling_gate.grad.abs() > 0  # the gate moves at the first step
+    assert head.context_out.weight.grad.abs().sum() > 0  # the context branch trains through the mask pooling
+    assert head.query_proj.weight.grad.abs().sum() == 0  # gated off at the start ...
+    head.zero_grad()
+    with torch.no_grad():
+        head.mask_pooling_gate.fill_(0.1)
+    head(dense, masks, queries).sum().backward()
+    assert head.query_proj.weight.grad.abs().sum() > 0  # ... and trained once the gate opens
+
+
 def test_head_trains_and_does_not_backpropagate_into_masks():
     head = ContextAwareAggregation(dense_dim=8, query_dim=6, context_dim=16, num_maps=2, key_dim=4)
     dense = torch.randn(1, 8, 4, 4, requires_grad=True)

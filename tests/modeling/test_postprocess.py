@@ -63,7 +63,7 @@ def test_instance_topk_over_thing_classes_with_mask_scores_and_boxes():
     masks[1, 3:6, 0:2] = BIG
     probs = _probs([[0.5, 0.1, 0.3, 0.1], [0.2, 0.6, 0.1, 0.1]])
     is_thing = torch.tensor([True, True, False])  # class 2 is stuff: never an instance
-    result = instance_inference(probs, masks, is_thing, max_detections=3)
+    result = instance_inference(probs, masks, is_thing, max_detections=3, selection="thing_classes")
     assert len(result) == 3
     assert result.pred_classes.tolist() == [1, 0, 0]
     expected = torch.tensor([0.6 * 1.0, 0.5 * torch.sigmoid(torch.tensor(2.0)).item(), 0.2 * 1.0])
@@ -75,3 +75,43 @@ def test_instance_topk_over_thing_classes_with_mask_scores_and_boxes():
 def test_instance_with_stuff_only_vocabulary_is_empty():
     result = instance_inference(_probs([[0.9, 0.1]]), torch.zeros(1, 3, 3), torch.tensor([False]), 10)
     assert len(result) == 0
+
+
+def _fcclip_instances(probs, mask_logits, is_thing, topk):
+    """FC-CLIP's instance_inference (panoptic on), transcribed from its source: top k over every
+    (query, class) pair of the class probabilities (void dropped), query = index // num_classes,
+    then pairs of stuff classes dropped; score = prob * mean sigmoid inside the (logit > 0) mask."""
+    num_queries, num_classes = probs.shape[0], probs.shape[1] - 1
+    labels = torch.arange(num_classes).unsqueeze(0).repeat(num_queries, 1).flatten(0, 1)
+    scores, index = probs[:, :-1].flatten(0, 1).topk(topk, sorted=False)
+    labels = labels[index]
+    masks = mask_logits[index // num_classes]
+    keep = torch.tensor([bool(is_thing[lab]) for lab in labels], dtype=torch.bool)
+    scores, labels, masks = scores[keep], labels[keep], masks[keep]
+    binary = (masks > 0).float()
+    mask_scores = (masks.sigmoid().flatten(1) * binary.flatten(1)).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
+    return scores * mask_scores, labels, binary
+
+
+def test_instance_selection_equals_fcclip_top_k_over_all_classes_then_stuff_dropped():
+    g = torch.Generator().manual_seed(0)
+    probs = torch.rand(20, 7, generator=g).softmax(-1)
+    probs[:5, 5] += 2.0  # a stuff class scores high on a few queries: those pairs take top-k places
+    probs = probs / probs.sum(-1, keepdim=True)
+    masks = torch.randn(20, 9, 11, generator=g) * 3
+    is_thing = torch.tensor([True, True, False, True, False, False])
+    result = instance_inference(probs, masks, is_thing, max_detections=30)  # default: FC-CLIP's selection
+    scores, labels, binary = _fcclip_instances(probs, masks, is_thing, 30)
+    assert len(result) == len(labels) < 30  # stuff pairs were among the top 30 and are gone
+    order = scores.argsort(descending=True)  # FC-CLIP's top-k is unsorted; compare as sorted sets
+    got_order = result.scores.argsort(descending=True)
+    assert torch.equal(result.scores[got_order], scores[order])
+    assert torch.equal(result.pred_classes[got_order], labels[order])
+    assert torch.equal(result.pred_masks[got_order], binary[order])
+    thing_only = instance_inference(probs, masks, is_thing, max_detections=30, selection="thing_classes")
+    assert len(thing_only) == 30
+
+
+def test_instance_selection_errors_name_the_key():
+    with pytest.raises(ValueError, match="INSTANCE_SELECTION.*all_classes"):
+        instance_inference(_probs([[0.9, 0.1]]), torch.zeros(1, 3, 3), torch.tensor([True]), 10, selection="top")

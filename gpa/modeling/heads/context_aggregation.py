@@ -5,6 +5,12 @@ zero-initialized so Fc = F at the start), and K object-specific classification m
 attention over Fc biased by the query's mask so every map starts as soft mask pooling and can then
 reach discriminative parts and context. The aggregated vector lives in the dense CLIP space and is
 classified by CLIP's own pooling head.
+
+Warm start from FC-CLIP (`start_as_mask_pooling`): the output is mask pooling of Fc (FC-CLIP's
+average inside the binarized mask) plus gate * (attention pooling - mask pooling), the scalar gate
+initialized to zero. At initialization the head is exactly FC-CLIP's out-of-vocabulary pooling; the
+gate gets a gradient at once (attention minus mask pooling), and the attention maps get theirs as
+soon as the gate leaves zero, so the head can still learn to look outside the mask.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import torch.nn.functional as F
 from detectron2.config import CfgNode, configurable
 from detectron2.layers.batch_norm import LayerNorm
 from torch import nn
+
+from gpa.modeling.ops.mask_pooling import mask_pool
 
 __all__ = ["ContextAwareAggregation", "mask_biased_attention_pool"]
 
@@ -67,6 +75,7 @@ class ContextAwareAggregation(nn.Module):
         num_maps: int = 4,
         key_dim: int = 64,
         mask_bias_eps: float = 1e-4,
+        start_as_mask_pooling: bool = False,
     ) -> None:
         super().__init__()
         if num_maps < 1 or key_dim < 1:
@@ -83,6 +92,8 @@ class ContextAwareAggregation(nn.Module):
         for layer in (self.context_out, self.query_proj):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        # Gate between FC-CLIP's mask pooling (0) and the attention; only built for the warm start.
+        self.mask_pooling_gate = nn.Parameter(torch.zeros(())) if start_as_mask_pooling else None
 
     @classmethod
     def from_config(cls, cfg: CfgNode, dense_dim: int, query_dim: int) -> dict:
@@ -95,6 +106,7 @@ class ContextAwareAggregation(nn.Module):
             "num_maps": c.NUM_MAPS,
             "key_dim": c.KEY_DIM,
             "mask_bias_eps": c.MASK_BIAS_EPS,
+            "start_as_mask_pooling": c.START_AS_MASK_POOLING,
         }
 
     def context(self, dense: torch.Tensor) -> torch.Tensor:
@@ -110,4 +122,8 @@ class ContextAwareAggregation(nn.Module):
         masks = F.interpolate(mask_logits.detach(), size=(height, width), mode="bilinear", align_corners=False)
         keys = self.key_proj(context).view(batch, self.num_maps, self.key_dim, height * width)
         queries = self.query_proj(query_features).view(batch, num_queries, self.num_maps, self.key_dim)
-        return mask_biased_attention_pool(context.flatten(2), queries, keys, masks.flatten(2), self.mask_bias_eps)
+        attended = mask_biased_attention_pool(context.flatten(2), queries, keys, masks.flatten(2), self.mask_bias_eps)
+        if self.mask_pooling_gate is None:
+            return attended
+        pooled = mask_pool(context, masks)
+        return pooled + self.mask_pooling_gate * (attended - pooled)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from detectron2.structures import BitMasks, Instances
 
-__all__ = ["semantic_inference", "panoptic_inference", "instance_inference"]
+__all__ = ["INSTANCE_SELECTIONS", "instance_inference", "panoptic_inference", "semantic_inference"]
 
 
 def semantic_inference(class_probs: torch.Tensor, mask_logits: torch.Tensor) -> torch.Tensor:
@@ -59,34 +59,49 @@ def panoptic_inference(
     return panoptic, segments
 
 
+# How instance inference picks its (query, class) pairs (MODEL.MASK_FORMER.TEST.INSTANCE_SELECTION):
+# "all_classes": Mask2Former's / FC-CLIP's: the top k over every (query, class) pair, then pairs of stuff classes
+#                are dropped (so fewer than k instances remain when stuff classes score high);
+# "thing_classes": the top k among (query, thing class) pairs only (always k instances when Q x T >= k).
+INSTANCE_SELECTIONS = ("all_classes", "thing_classes")
+
+
 def instance_inference(
     class_probs: torch.Tensor,
     mask_logits: torch.Tensor,
     is_thing: torch.Tensor,
     max_detections: int,
+    selection: str = "all_classes",
 ) -> Instances:
-    """Top-`max_detections` (query, thing class) pairs; score = class prob * mean mask prob inside.
+    """Top-`max_detections` (query, class) pairs chosen by `selection` (see INSTANCE_SELECTIONS), thing
+    classes only in the result; score = class prob * mean mask prob inside the binarized mask.
 
-    Only thing classes compete; boxes are the tight boxes of the binarized masks.
+    Results are sorted by class probability. Boxes are the tight boxes of the binarized masks (where
+    FC-CLIP leaves them zero).
     """
-    thing_ids = is_thing.nonzero().flatten().to(class_probs.device)
-    height, width = mask_logits.shape[-2:]
-    result = Instances((height, width))
-    if len(thing_ids) == 0:  # a vocabulary of stuff classes only has no instances
-        result.pred_masks = mask_logits.new_zeros((0, height, width))
-        result.pred_boxes = BitMasks(result.pred_masks > 0).get_bounding_boxes()
-        result.scores = class_probs.new_zeros((0,))
-        result.pred_classes = thing_ids
-        return result
-    scores = class_probs[:, thing_ids]  # [Q, T]
+    if selection not in INSTANCE_SELECTIONS:
+        raise ValueError(
+            f"unknown instance selection {selection!r} (MODEL.MASK_FORMER.TEST.INSTANCE_SELECTION); "
+            f"valid: {', '.join(INSTANCE_SELECTIONS)}"
+        )
+    is_thing = is_thing.to(class_probs.device)
+    candidates = (
+        torch.arange(len(is_thing), device=class_probs.device)
+        if selection == "all_classes"
+        else is_thing.nonzero().flatten()
+    )
+    scores = class_probs[:, candidates]  # [Q, K], void excluded
     k = min(max_detections, scores.numel())
     top_scores, top_index = scores.flatten().topk(k, sorted=True)
-    query_index = torch.div(top_index, len(thing_ids), rounding_mode="floor")
-    classes = thing_ids[top_index % len(thing_ids)]
+    query_index = torch.div(top_index, len(candidates), rounding_mode="floor")
+    classes = candidates[top_index % len(candidates)]
+    keep = is_thing[classes]
+    top_scores, query_index, classes = top_scores[keep], query_index[keep], classes[keep]
+
     masks = mask_logits[query_index]
     binary = (masks > 0).float()
-    mask_scores = (masks.sigmoid() * binary).flatten(1).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
-
+    mask_scores = (masks.sigmoid().flatten(1) * binary.flatten(1)).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
+    result = Instances(tuple(mask_logits.shape[-2:]))
     result.pred_masks = binary
     result.pred_boxes = BitMasks(binary > 0).get_bounding_boxes()
     result.scores = top_scores * mask_scores

@@ -22,12 +22,18 @@ from detectron2.structures import ImageList
 from torch import nn
 
 from gpa.data.vocabulary import Vocabulary, read_class_file
+from gpa.modeling.backbone.spatial_adapter import SpatialAdapter
 from gpa.modeling.criterion import SetCriterion
 from gpa.modeling.heads.context_aggregation import ContextAwareAggregation
 from gpa.modeling.heads.matched_cross_entropy import matched_cross_entropy
 from gpa.modeling.heads.open_vocab_logits import open_vocab_logits
-from gpa.modeling.inference.ensemble import geometric_ensemble
-from gpa.modeling.inference.postprocess import instance_inference, panoptic_inference, semantic_inference
+from gpa.modeling.inference.ensemble import ENSEMBLE_FORMULAS, geometric_ensemble
+from gpa.modeling.inference.postprocess import (
+    INSTANCE_SELECTIONS,
+    instance_inference,
+    panoptic_inference,
+    semantic_inference,
+)
 from gpa.modeling.matching.hungarian_matcher import HungarianMatcher
 from gpa.modeling.ops.mask_pooling import mask_pool
 from gpa.modeling.text.templates import get_templates
@@ -68,15 +74,20 @@ class GPA(nn.Module):
         pixel_std: Sequence[float],
         size_divisibility: int = 32,
         logit_scale_max: float = 100.0,
+        out_vocab_logit_scale_max: float = 100.0,
         cfa_loss_weight: float = 2.0,
         ensemble_alpha: float = 0.4,
         ensemble_beta: float = 0.8,
+        ensemble_formula: str = "fcclip",
+        ensemble_on_valid_mask: bool = False,
         semantic_on: bool = True,
         panoptic_on: bool = True,
         instance_on: bool = True,
         object_mask_threshold: float = 0.0,
         overlap_threshold: float = 0.8,
         detections_per_image: int = 100,
+        instance_selection: str = "all_classes",
+        sem_seg_postprocess_before_inference: bool = False,
         train_vocabulary_sources: Sequence[str] = (),
         deep_supervision: bool = True,
     ) -> None:
@@ -91,8 +102,24 @@ class GPA(nn.Module):
         self.register_buffer("pixel_std", torch.tensor(pixel_std, dtype=torch.float32).view(-1, 1, 1), False)
         self.size_divisibility = size_divisibility
         self.logit_scale_max = logit_scale_max
+        self.out_vocab_logit_scale_max = out_vocab_logit_scale_max
         self.cfa_loss_weight = cfa_loss_weight
         self.ensemble_alpha, self.ensemble_beta = ensemble_alpha, ensemble_beta
+        if ensemble_formula not in ENSEMBLE_FORMULAS:
+            raise ValueError(
+                f"MODEL.GPA.ENSEMBLE_FORMULA is {ensemble_formula!r}; valid: {', '.join(sorted(ENSEMBLE_FORMULAS))}"
+            )
+        if instance_selection not in INSTANCE_SELECTIONS:
+            raise ValueError(
+                f"MODEL.MASK_FORMER.TEST.INSTANCE_SELECTION is {instance_selection!r}; "
+                f"valid: {', '.join(INSTANCE_SELECTIONS)}"
+            )
+        self.ensemble_formula, self.ensemble_on_valid_mask = ensemble_formula, ensemble_on_valid_mask
+        self.instance_selection = instance_selection
+        # As Mask2Former / FC-CLIP: masks are resized to the output size before inference when panoptic or
+        # instance results are asked for; semantic-only inference runs at the padded input size and resizes
+        # the class scores unless the key asks otherwise.
+        self.sem_seg_postprocess_before_inference = sem_seg_postprocess_before_inference or panoptic_on or instance_on
         self.semantic_on, self.panoptic_on, self.instance_on = semantic_on, panoptic_on, instance_on
         self.object_mask_threshold, self.overlap_threshold = object_mask_threshold, overlap_threshold
         self.detections_per_image = detections_per_image
@@ -147,15 +174,20 @@ class GPA(nn.Module):
             "pixel_std": cfg.MODEL.PIXEL_STD,
             "size_divisibility": cfg.INPUT.SIZE_DIVISIBILITY,
             "logit_scale_max": gpa.IN_VOCAB_LOGIT_SCALE_MAX,
+            "out_vocab_logit_scale_max": gpa.OUT_VOCAB_LOGIT_SCALE_MAX,
             "cfa_loss_weight": gpa.CFA.LOSS_WEIGHT,
             "ensemble_alpha": gpa.ENSEMBLE_ALPHA,
             "ensemble_beta": gpa.ENSEMBLE_BETA,
+            "ensemble_formula": gpa.ENSEMBLE_FORMULA,
+            "ensemble_on_valid_mask": gpa.ENSEMBLE_ON_VALID_MASK,
             "semantic_on": mf.TEST.SEMANTIC_ON,
             "panoptic_on": mf.TEST.PANOPTIC_ON,
             "instance_on": mf.TEST.INSTANCE_ON,
             "object_mask_threshold": mf.TEST.OBJECT_MASK_THRESHOLD,
             "overlap_threshold": mf.TEST.OVERLAP_THRESHOLD,
             "detections_per_image": mf.TEST.DETECTIONS_PER_IMAGE,
+            "instance_selection": mf.TEST.INSTANCE_SELECTION,
+            "sem_seg_postprocess_before_inference": mf.TEST.SEM_SEG_POSTPROCESSING_BEFORE_INFERENCE,
             "train_vocabulary_sources": train_sources,
             "deep_supervision": mf.DEEP_SUPERVISION,
         }
@@ -174,6 +206,19 @@ class GPA(nn.Module):
         in_backbone = {id(p) for p in self.backbone.parameters()}
         groups["head"] = [(n, p) for n, p in self.named_parameters() if p.requires_grad and id(p) not in in_backbone]
         return groups
+
+    def keys_new_over_fcclip(self) -> list[str]:
+        """State-dict keys an FC-CLIP checkpoint cannot hold: those of the spatial adapters and the CFA head.
+
+        Every other key of this model has FC-CLIP's name (FC-CLIP's `criterion.empty_weight`, a loss buffer
+        sized by the training classes, is the one FC-CLIP key gpa's model does not have). A warm start from
+        FC-CLIP loads the rest and keeps these as initialized: the identity for the adapters, mask pooling
+        for the CFA head with MODEL.GPA.CFA.START_AS_MASK_POOLING.
+        """
+        owners = [name for name, module in self.named_modules() if isinstance(module, SpatialAdapter)]
+        if self.cfa_head is not None:
+            owners.append("cfa_head")
+        return sorted(k for k in self.state_dict() if any(k.startswith(f"{owner}.") for owner in owners))
 
     # ------------------------------------------------------------------ vocabularies
     def vocabulary_of(self, batched_inputs: Sequence[dict]) -> Vocabulary:
@@ -246,10 +291,25 @@ class GPA(nn.Module):
         if self.training:
             return self.losses(batched_inputs, images, features, outputs, in_vocab, text, class_index, len(vocabulary))
         cfa = self.cfa_logits(features["clip_dense"], outputs, text, class_index, len(vocabulary))
+        valid = None
+        if self.ensemble_on_valid_mask:
+            valid = self.valid_queries(features["clip_dense"], outputs["pred_masks"])
         probs = geometric_ensemble(
-            in_vocab[-1], cfa, self.seen_mask(vocabulary), self.ensemble_alpha, self.ensemble_beta
+            in_vocab[-1],
+            cfa,
+            self.seen_mask(vocabulary),
+            self.ensemble_alpha,
+            self.ensemble_beta,
+            valid=valid,
+            formula=self.ensemble_formula,
         )
         return self.postprocess(batched_inputs, images, probs, outputs["pred_masks"], vocabulary)
+
+    @staticmethod
+    def valid_queries(dense: torch.Tensor, mask_logits: torch.Tensor) -> torch.Tensor:
+        """[B, Q] bool: the query's mask, resized to the CLIP map, has a pixel above 0 (FC-CLIP's valid mask)."""
+        resized = F.interpolate(mask_logits, size=dense.shape[-2:], mode="bilinear", align_corners=False)
+        return (resized > 0).flatten(2).any(dim=-1)
 
     @staticmethod
     def _layers(outputs: dict) -> list[dict]:
@@ -268,7 +328,8 @@ class GPA(nn.Module):
             pooled = mask_pool(dense, outputs["pred_masks"])
         batch, queries, dim = pooled.shape
         embeds = self.backbone.pool_dense(pooled.reshape(batch * queries, dim)).reshape(batch, queries, -1)
-        return open_vocab_logits(embeds, text, class_index, num_classes, self.backbone.logit_scale)
+        scale = self.backbone.logit_scale.clamp(max=self.out_vocab_logit_scale_max)
+        return open_vocab_logits(embeds, text, class_index, num_classes, scale)
 
     def losses(self, batched_inputs, images, features, outputs, in_vocab, text, class_index, num_classes):
         targets = self.prepare_targets(batched_inputs, images)
@@ -311,9 +372,15 @@ class GPA(nn.Module):
         results = []
         for class_probs, masks, x, image_size in zip(probs, mask_logits, batched_inputs, images.image_sizes):
             height, width = x.get("height", image_size[0]), x.get("width", image_size[1])
-            masks = sem_seg_postprocess(masks, image_size, height, width).float()
             class_probs = class_probs.float()
             result: dict[str, Any] = {}
+            if not self.sem_seg_postprocess_before_inference:  # no panoptic / instance: scores at the padded size
+                if self.semantic_on:
+                    semantic = semantic_inference(class_probs, masks.float())
+                    result["sem_seg"] = sem_seg_postprocess(semantic, image_size, height, width)
+                results.append(result)
+                continue
+            masks = sem_seg_postprocess(masks, image_size, height, width).float()
             if self.semantic_on:
                 result["sem_seg"] = semantic_inference(class_probs, masks)
             if self.panoptic_on:
@@ -321,6 +388,8 @@ class GPA(nn.Module):
                     class_probs, masks, is_thing, self.object_mask_threshold, self.overlap_threshold
                 )
             if self.instance_on:
-                result["instances"] = instance_inference(class_probs, masks, is_thing, self.detections_per_image)
+                result["instances"] = instance_inference(
+                    class_probs, masks, is_thing, self.detections_per_image, self.instance_selection
+                )
             results.append(result)
         return results
