@@ -292,16 +292,28 @@ def print_results(results: list[dict]) -> None:
     for r in results:
         if r.get("flops_uncounted_ops"):
             print(f"{r['config']}: fvcore did not count {', '.join(r['flops_uncounted_ops'])}")
-    if len(results) > 1 and all("train" in r for r in results):
-        base = results[-1]
-        for r in results[:-1]:
-            for task in ("train", "inference"):
-                if task in r and task in base:
-                    ratio = r[task]["sec_per_iter"] / base[task]["sec_per_iter"]
-                    print(f"{task}: {r['config']} takes {ratio:.2f}x the time of {base['config']}")
+    if len(results) > 1:
+        for line in ratio_lines(results):
+            print(line)
     first = results[0]
     size, batch, amp = first['size'], first['batch'], first['amp']
     print(f"device: {first['device']}, input {size}x{size}, batch {batch}, amp {amp}")
+
+
+def ratio_lines(results: list[dict]) -> list[str]:
+    """Time and peak-memory ratios of every config against the last one (the baseline), per task."""
+    base = results[-1]
+    lines = []
+    for r in results[:-1]:
+        for task in ("train", "inference"):
+            if task in r and task in base:
+                time_ratio = r[task]["sec_per_iter"] / base[task]["sec_per_iter"]
+                memory_ratio = r[task]["peak_memory_gb"] / base[task]["peak_memory_gb"]
+                lines.append(
+                    f"{task}: {r['config']} takes {time_ratio:.2f}x the time and {memory_ratio:.2f}x the peak "
+                    f"memory of {base['config']}"
+                )
+    return lines
 
 
 def main() -> None:
