@@ -56,9 +56,11 @@ def panoptic_inference(
         return panoptic, segments
 
     owner = _owner(scores, masks, kept)
+    # a query that wins no pixel makes no segment: only the winners' masks are upsampled again
+    winners = (torch.bincount(owner.flatten(), minlength=len(kept)) > 0).nonzero().flatten()
     stuff_segment_of_class: dict[int, int] = {}
-    for positions, logits in masks.chunks(kept):
-        for k, probability in zip(range(positions.start, positions.stop), logits.sigmoid()):
+    for positions, logits in masks.chunks(kept[winners]):
+        for k, probability in zip(winners[positions].tolist(), logits.sigmoid()):
             category = int(labels[k])
             thing = bool(is_thing[category])
             own = probability >= 0.5
