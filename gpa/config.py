@@ -25,6 +25,12 @@ def add_gpa_config(cfg: CN) -> None:
     cfg.MODEL.CLIP.PROMPT_TEMPLATES = "vild"  # name of a template set in gpa/modeling/text/templates.py
     cfg.MODEL.CLIP.TEXT_CHUNK_SIZE = 256  # prompts encoded per text-encoder call
     cfg.MODEL.CLIP.VIT_PYRAMID_SCALES = (4.0, 2.0, 1.0, 0.5)  # ViT: resize factors of the patch map for res2..res5
+    # Activation checkpointing (training memory): the blocks of these encoder stages, adapters included, run in
+    # groups of CHECKPOINT_GROUP_SIZE under torch.utils.checkpoint; only each group's input is kept and the group
+    # is recomputed in backward (about one more encoder forward per step, same gradients). Without it, adapters
+    # keep every frozen block's activations alive for their input gradients. () = off; ViT: one stage, (0,).
+    cfg.MODEL.CLIP.CHECKPOINT_STAGES = ()
+    cfg.MODEL.CLIP.CHECKPOINT_GROUP_SIZE = 1  # larger keeps fewer group inputs but recomputes more blocks at once
 
     # ---------------------------------------------------------------- spatial adaptation module
     cfg.MODEL.ADAPTER = CN()
@@ -124,3 +130,12 @@ def add_gpa_config(cfg: CN) -> None:
     # ---------------------------------------------------------------- checkpoints
     cfg.MODEL.WEIGHTS_NEW_KEYS = ()  # fnmatch patterns of state-dict keys a MODEL.WEIGHTS checkpoint may lack (they
     #                                  keep their initialization and are listed in the log), e.g. "*.adapter.*"
+
+    # ---------------------------------------------------------------- inference memory and precision
+    # Post-processing brings mask logits to the output size a chunk of queries at a time, at most this many
+    # full-resolution values per chunk (at least one query), so Q x H x W floats never exist at once; 0 = all
+    # queries in one chunk. Results do not depend on it (semantic scores up to float rounding of the sum).
+    cfg.MODEL.MASK_FORMER.TEST.CHUNK_PIXELS = 2**24
+    cfg.TEST.AMP = CN()
+    cfg.TEST.AMP.ENABLED = False  # inference (evaluation, Predictor, demo) under torch.autocast
+    cfg.TEST.AMP.DTYPE = "bfloat16"  # "bfloat16" or "float16"; text embeddings and post-processing stay float32

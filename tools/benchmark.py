@@ -11,7 +11,9 @@ allocator, or the process's peak RSS on CPU), total / trainable parameters, GFLO
 forward (fvcore; operators fvcore cannot count are listed), and a breakdown by stage: encoder
 forward, pixel decoder, transformer decoder, aggregation head, losses, encoder backward (the time
 from the gradient reaching the encoder outputs to the end of backward) and the rest of backward.
-Inputs are random images with random instance masks over the training vocabulary.
+Inputs are random images with random instance masks over the training vocabulary. With several
+configs the last one is the baseline: every other's time and peak-memory ratios against it are printed
+(e.g. GPA against the frozen-CLIP ablation, as above).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ AMP = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config-file", nargs="+", required=True, help="one or more config files")
-    parser.add_argument("--size", type=int, default=1024, help="square input size in pixels")
+    parser.add_argument("--size", type=int, nargs="+", default=[1024],
+                        help="input size in pixels: one number (square) or HEIGHT WIDTH")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--iters", type=int, default=5, help="timed iterations (median reported)")
     parser.add_argument("--warmup", type=int, default=1)
@@ -45,7 +48,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--json", help="also write all results to this JSON file")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE config overrides")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if len(args.size) not in (1, 2) or min(args.size) < 32:
+        parser.error(f"--size takes one size or HEIGHT WIDTH, each at least 32 pixels; got {args.size}")
+    args.size = (args.size[0], args.size[-1])
+    return args
 
 
 class StageTimer:
@@ -83,22 +90,24 @@ class StageTimer:
         self.totals.clear()
 
 
-def make_inputs(cfg, size: int, batch: int, vocabulary_size: int, train_dataset: str) -> list[dict]:
+def make_inputs(cfg, size: tuple[int, int], batch: int, vocabulary_size: int, train_dataset: str) -> list[dict]:
     from detectron2.structures import BitMasks, Instances
 
     g = torch.Generator().manual_seed(0)
     inputs = []
     for _ in range(batch):
-        image = torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=g)
-        instances = Instances((size, size))
-        masks = torch.zeros(8, size, size, dtype=torch.bool)
+        height, width = size
+        image = torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=g)
+        instances = Instances((height, width))
+        masks = torch.zeros(8, height, width, dtype=torch.bool)
         for i in range(8):
-            x0, y0 = torch.randint(0, size // 2, (2,), generator=g).tolist()
-            masks[i, y0 : y0 + size // 3, x0 : x0 + size // 3] = True
+            y0 = int(torch.randint(0, height // 2, (1,), generator=g))
+            x0 = int(torch.randint(0, width // 2, (1,), generator=g))
+            masks[i, y0 : y0 + height // 3, x0 : x0 + width // 3] = True
         instances.gt_masks = BitMasks(masks)
         instances.gt_classes = torch.randint(0, vocabulary_size, (8,), generator=g)
         inputs.append(
-            {"image": image, "instances": instances, "height": size, "width": size, "dataset_name": train_dataset}
+            {"image": image, "instances": instances, "height": height, "width": width, "dataset_name": train_dataset}
         )
     return inputs
 
@@ -292,16 +301,28 @@ def print_results(results: list[dict]) -> None:
     for r in results:
         if r.get("flops_uncounted_ops"):
             print(f"{r['config']}: fvcore did not count {', '.join(r['flops_uncounted_ops'])}")
-    if len(results) > 1 and all("train" in r for r in results):
-        base = results[-1]
-        for r in results[:-1]:
-            for task in ("train", "inference"):
-                if task in r and task in base:
-                    ratio = r[task]["sec_per_iter"] / base[task]["sec_per_iter"]
-                    print(f"{task}: {r['config']} takes {ratio:.2f}x the time of {base['config']}")
+    if len(results) > 1:
+        for line in ratio_lines(results):
+            print(line)
     first = results[0]
     size, batch, amp = first['size'], first['batch'], first['amp']
-    print(f"device: {first['device']}, input {size}x{size}, batch {batch}, amp {amp}")
+    print(f"device: {first['device']}, input {size[0]}x{size[1]}, batch {batch}, amp {amp}")
+
+
+def ratio_lines(results: list[dict]) -> list[str]:
+    """Time and peak-memory ratios of every config against the last one (the baseline), per task."""
+    base = results[-1]
+    lines = []
+    for r in results[:-1]:
+        for task in ("train", "inference"):
+            if task in r and task in base:
+                time_ratio = r[task]["sec_per_iter"] / base[task]["sec_per_iter"]
+                memory_ratio = r[task]["peak_memory_gb"] / base[task]["peak_memory_gb"]
+                lines.append(
+                    f"{task}: {r['config']} takes {time_ratio:.2f}x the time and {memory_ratio:.2f}x the peak "
+                    f"memory of {base['config']}"
+                )
+    return lines
 
 
 def main() -> None:
@@ -318,7 +339,7 @@ def main() -> None:
             "--config-file",
             config_file,
             "--size",
-            str(args.size),
+            *map(str, args.size),
             "--batch",
             str(args.batch),
             "--iters",

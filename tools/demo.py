@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from gpa.inference import (
     BUILTIN_VOCABULARIES,
+    PRECISIONS,
     TASKS,
     Predictor,
     collect_image_paths,
@@ -43,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-file", required=True, help="the config the weights were trained with")
     parser.add_argument("--weights", default=None, help="trained checkpoint (default: MODEL.WEIGHTS)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: MODEL.DEVICE)")
+    parser.add_argument("--precision", choices=list(PRECISIONS), default=None,
+                        help="bf16 / fp16: run the network under autocast (faster on GPUs, results differ "
+                             "slightly); default: the config's TEST.AMP (fp32 unless set)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", nargs="+", help="image files, folders (their images) and glob patterns")
     source.add_argument("--video-input", help="a video file; frames are segmented one by one")
@@ -140,7 +144,8 @@ def run_video(predictor: Predictor, args: argparse.Namespace, vocabulary, stuff:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     vocabulary, stuff = vocabulary_from_args(args)
-    predictor = Predictor(args.config_file, args.weights, device=args.device, opts=args.opts)
+    predictor = Predictor(args.config_file, args.weights, device=args.device, opts=args.opts,
+                          precision=args.precision)
     predictor.vocabulary(vocabulary, stuff)  # a bad vocabulary fails before any image is read
     if args.video_input:
         run_video(predictor, args, vocabulary, stuff)

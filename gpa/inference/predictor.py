@@ -30,12 +30,24 @@ from .images import ImageFiles, ImageInput, ImagePreprocessor, load_image
 from .result import TASKS, PredictionResult, build_result, check_task
 from .user_vocabulary import make_vocabulary
 
-__all__ = ["DEVICE_AVAILABLE", "Predictor", "VocabularyInput"]
+__all__ = ["DEVICE_AVAILABLE", "PRECISIONS", "Predictor", "VocabularyInput"]
 
 # A list of "name,synonym" strings, a builtin vocabulary's name, or a ready Vocabulary.
 VocabularyInput = Sequence[str] | str | Vocabulary
 
 DEVICE_AVAILABLE = {"cpu": lambda: True, "cuda": torch.cuda.is_available}
+
+# precision= / demo --precision -> the autocast dtype of inference (TEST.AMP.DTYPE); "fp32" = no autocast
+PRECISIONS = {"fp32": "", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def _set_precision(cfg: CfgNode, precision: str) -> None:
+    """Turn inference autocast (TEST.AMP) on with `precision`'s dtype, or off for "fp32"."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not supported; valid: {', '.join(PRECISIONS)}")
+    cfg.TEST.AMP.ENABLED = precision != "fp32"
+    if cfg.TEST.AMP.ENABLED:
+        cfg.TEST.AMP.DTYPE = PRECISIONS[precision]
 
 
 def _check_device(device: str) -> str:
@@ -92,6 +104,8 @@ class Predictor:
         opts: `KEY VALUE` config overrides.
         vocabulary: the default for `predict` calls that name none (a list, a builtin name, a Vocabulary).
         train_vocabulary: the classes the weights were trained on, if the config cannot tell.
+        precision: "fp32", or "bf16" / "fp16" to run the network under autocast (post-processing stays
+            float32); None = the config's TEST.AMP.
     """
 
     def __init__(
@@ -103,8 +117,11 @@ class Predictor:
         opts: Sequence[str] = (),
         vocabulary: VocabularyInput | None = None,
         train_vocabulary: VocabularyInput | None = None,
+        precision: str | None = None,
     ) -> None:
         cfg, config_name = _load_config(config, opts)
+        if precision is not None:
+            _set_precision(cfg, precision)
         weights = str(weights) if weights is not None else cfg.MODEL.WEIGHTS
         if not weights:
             raise ValueError("the Predictor needs trained weights: pass weights='path/to/model_final.pth' or set "

@@ -48,6 +48,8 @@ class CLIPBackbone(Backbone):
         adapter_stages: Sequence[int] | None = None,
         every_k_blocks: int = 1,
         vit_pyramid_scales: Sequence[float] = (4.0, 2.0, 1.0, 0.5),
+        checkpoint_stages: Sequence[int] = (),
+        checkpoint_group_size: int = 1,
     ) -> None:
         """
         Args:
@@ -61,13 +63,19 @@ class CLIPBackbone(Backbone):
             adapter_stages: stages fitted with adapters; None = every stage of the encoder.
             every_k_blocks: an adapter after every k-th block of a chosen stage.
             vit_pyramid_scales: ViT only, resize factors of the patch map for res2..res5.
+            checkpoint_stages: stages whose blocks (with their adapters) run under activation checkpointing
+                in training: only every group's input is kept and the group is recomputed in backward.
+            checkpoint_group_size: consecutive blocks per checkpointed group.
         """
         super().__init__()
         register_model_configs(model_config_files)
         self.model_name = model_name
         self.freeze_encoder = freeze_encoder
         self.clip_model = create_clip_model(model_name, pretrained, cache_dir)
-        self.encoder = build_encoder(self.clip_model.visual, EncoderOptions(tuple(vit_pyramid_scales)))
+        self.encoder = build_encoder(
+            self.clip_model.visual,
+            EncoderOptions(tuple(vit_pyramid_scales), tuple(checkpoint_stages), checkpoint_group_size),
+        )
 
         for param in self.clip_model.parameters():
             param.requires_grad = False
@@ -113,6 +121,8 @@ class CLIPBackbone(Backbone):
             "adapter_stages": tuple(adapter.STAGES),
             "every_k_blocks": adapter.EVERY_K_BLOCKS,
             "vit_pyramid_scales": tuple(clip.VIT_PYRAMID_SCALES),
+            "checkpoint_stages": tuple(clip.CHECKPOINT_STAGES),
+            "checkpoint_group_size": clip.CHECKPOINT_GROUP_SIZE,
         }
 
     # ------------------------------------------------------------------ image side

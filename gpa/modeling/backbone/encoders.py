@@ -22,6 +22,7 @@ from open_clip.transformer import VisionTransformer
 from timm.models.convnext import ConvNeXt
 from torch import nn
 
+from .activation_checkpointing import check_checkpoint_options, run_blocks
 from .adapted_blocks import AdaptedBlock, AdaptedConvBlock, AdaptedTokenBlock
 from .spatial_adapter import SpatialAdapter
 
@@ -48,6 +49,12 @@ class EncoderOptions:
     """Tower-specific options (MODEL.CLIP.*)."""
 
     vit_pyramid_scales: tuple[float, ...] = (4.0, 2.0, 1.0, 0.5)  # ViT: resize of the patch map for res2..res5
+    checkpoint_stages: tuple[int, ...] = ()  # stages whose blocks run under activation checkpointing
+    checkpoint_group_size: int = 1  # consecutive blocks recomputed together
+
+    def checkpoint_group(self, stage: int) -> int | None:
+        """Blocks per checkpointed group in `stage`, or None when the stage is not checkpointed."""
+        return self.checkpoint_group_size if stage in self.checkpoint_stages else None
 
 
 class CLIPEncoder(ABC):
@@ -99,8 +106,10 @@ class ConvNeXtEncoder(CLIPEncoder):
             )
         if len(trunk.stages) != len(FEATURE_NAMES):
             raise ValueError(f"ConvNeXt trunk has {len(trunk.stages)} stages; res2..res5 need exactly 4")
+        check_checkpoint_options(options.checkpoint_stages, options.checkpoint_group_size, len(trunk.stages))
         self.visual = visual
         self.trunk = trunk
+        self.options = options
         self._shapes = {
             name: ShapeSpec(channels=info["num_chs"], stride=info["reduction"])
             for name, info in zip(FEATURE_NAMES, trunk.feature_info)
@@ -119,8 +128,12 @@ class ConvNeXtEncoder(CLIPEncoder):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         x = self.trunk.stem(x)
         features = {}
-        for name, stage in zip(FEATURE_NAMES, self.trunk.stages):
-            x = stage(x)
+        for index, (name, stage) in enumerate(zip(FEATURE_NAMES, self.trunk.stages)):
+            group = self.options.checkpoint_group(index)
+            if group is None:
+                x = stage(x)
+            else:  # timm's ConvNeXtStage.forward (downsample, blocks) with the blocks checkpointed
+                x = run_blocks(stage.blocks, stage.downsample(x), group)
             features[name] = x
         features[DENSE_FEATURE] = self.trunk.norm_pre(x)
         return features
@@ -209,7 +222,9 @@ class ViTEncoder(CLIPEncoder):
                 f"MODEL.CLIP.VIT_PYRAMID_SCALES needs {len(FEATURE_NAMES)} entries (res2..res5), "
                 f"got {tuple(options.vit_pyramid_scales)}"
             )
+        check_checkpoint_options(options.checkpoint_stages, options.checkpoint_group_size, 1)
         self.visual = visual
+        self.options = options
         self.patch_size = patch_h
         self.width = visual.conv1.out_channels
         self.steps = pyramid_resize_steps(options.vit_pyramid_scales)
@@ -254,8 +269,11 @@ class ViTEncoder(CLIPEncoder):
         batch_first = visual.transformer.batch_first
         if not batch_first:
             x = x.transpose(0, 1)
-        for block in visual.transformer.resblocks:
-            x = block(x, grid_size=(gh, gw)) if isinstance(block, AdaptedTokenBlock) else block(x)
+
+        def call(block: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+            return block(tokens, grid_size=(gh, gw)) if isinstance(block, AdaptedTokenBlock) else block(tokens)
+
+        x = run_blocks(visual.transformer.resblocks, x, self.options.checkpoint_group(0), call)
         if not batch_first:
             x = x.transpose(0, 1)
 

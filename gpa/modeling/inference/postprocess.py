@@ -1,22 +1,38 @@
 """Turning per-query class probabilities and mask logits into semantic, panoptic and instance
-results (Mask2Former's procedures, as pure functions on one image)."""
+results (Mask2Former's procedures, as pure functions on one image).
+
+Mask logits are full-resolution [Q, H, W] tensors or `QueryMasks` (mask_upsampling.py), which upsample
+a chunk of queries at a time so that all Q never exist at full resolution at once; results are the same.
+"""
 
 from __future__ import annotations
 
 import torch
 from detectron2.structures import BitMasks, Instances
 
+from .mask_upsampling import QueryMasks, as_query_masks, binarize_and_score
+
 __all__ = ["INSTANCE_SELECTIONS", "instance_inference", "panoptic_inference", "semantic_inference"]
 
 
-def semantic_inference(class_probs: torch.Tensor, mask_logits: torch.Tensor) -> torch.Tensor:
-    """Per-class scores [C, H, W] = sum_q p_q(c) * sigmoid(M_q). class_probs: [Q, C+1] (last = void)."""
-    return torch.einsum("qc,qhw->chw", class_probs[:, :-1], mask_logits.sigmoid())
+def semantic_inference(class_probs: torch.Tensor, mask_logits: torch.Tensor | QueryMasks) -> torch.Tensor:
+    """Per-class scores [C, H, W] = sum_q p_q(c) * sigmoid(M_q). class_probs: [Q, C+1] (last = void).
+
+    Summed chunk by chunk of queries (one chunk: the same numbers as one einsum; several: equal up to
+    float rounding of the sum's order)."""
+    scores = None
+    for positions, logits in as_query_masks(mask_logits).chunks():
+        part = torch.einsum("qc,qhw->chw", class_probs[positions, :-1], logits.sigmoid())
+        scores = part if scores is None else scores.add_(part)
+    if scores is None:  # no queries
+        height, width = mask_logits.shape[-2:]
+        return class_probs.new_zeros((class_probs.shape[-1] - 1, height, width))
+    return scores
 
 
 def panoptic_inference(
     class_probs: torch.Tensor,
-    mask_logits: torch.Tensor,
+    mask_logits: torch.Tensor | QueryMasks,
     is_thing: torch.Tensor,
     object_mask_threshold: float,
     overlap_threshold: float,
@@ -30,33 +46,56 @@ def panoptic_inference(
     num_classes = class_probs.shape[-1] - 1
     scores, labels = class_probs.max(dim=-1)
     keep = (labels != num_classes) & (scores > object_mask_threshold)
-    scores, labels, masks = scores[keep], labels[keep], mask_logits[keep].sigmoid()
-    height, width = mask_logits.shape[-2:]
-    panoptic = torch.zeros((height, width), dtype=torch.int32, device=mask_logits.device)
+    masks = as_query_masks(mask_logits)
+    kept = keep.nonzero().flatten().to(masks.device)
+    scores, labels = scores[keep], labels[keep]
+    height, width = masks.shape[-2:]
+    panoptic = torch.zeros((height, width), dtype=torch.int32, device=masks.device)
     segments: list[dict] = []
-    if masks.shape[0] == 0:
+    if len(kept) == 0:
         return panoptic, segments
 
-    owner = (scores[:, None, None] * masks).argmax(dim=0)
+    owner = _owner(scores, masks, kept)
+    # a query that wins no pixel makes no segment: only the winners' masks are upsampled again
+    winners = (torch.bincount(owner.flatten(), minlength=len(kept)) > 0).nonzero().flatten()
     stuff_segment_of_class: dict[int, int] = {}
-    for k in range(masks.shape[0]):
-        category = int(labels[k])
-        thing = bool(is_thing[category])
-        own = masks[k] >= 0.5
-        won = owner == k
-        own_area, won_area = int(own.sum()), int(won.sum())
-        won &= own
-        if own_area == 0 or won_area == 0 or not won.any() or won_area / own_area < overlap_threshold:
-            continue
-        if not thing and category in stuff_segment_of_class:
-            panoptic[won] = stuff_segment_of_class[category]
-            continue
-        segment_id = len(segments) + 1
-        if not thing:
-            stuff_segment_of_class[category] = segment_id
-        panoptic[won] = segment_id
-        segments.append({"id": segment_id, "isthing": thing, "category_id": category, "score": float(scores[k])})
+    for positions, logits in masks.chunks(kept[winners]):
+        for k, probability in zip(winners[positions].tolist(), logits.sigmoid()):
+            category = int(labels[k])
+            thing = bool(is_thing[category])
+            own = probability >= 0.5
+            won = owner == k
+            own_area, won_area = int(own.sum()), int(won.sum())
+            won &= own
+            if own_area == 0 or won_area == 0 or not won.any() or won_area / own_area < overlap_threshold:
+                continue
+            if not thing and category in stuff_segment_of_class:
+                panoptic[won] = stuff_segment_of_class[category]
+                continue
+            segment_id = len(segments) + 1
+            if not thing:
+                stuff_segment_of_class[category] = segment_id
+            panoptic[won] = segment_id
+            segments.append({"id": segment_id, "isthing": thing, "category_id": category, "score": float(scores[k])})
     return panoptic, segments
+
+
+def _owner(scores: torch.Tensor, masks: QueryMasks, kept: torch.Tensor) -> torch.Tensor:
+    """argmax over the kept queries k of scores[k] * sigmoid(M_kept[k]) per pixel [H, W] (int64), the first
+    maximum on ties, as one argmax over all of them would give; computed chunk by chunk."""
+    best_value = best_index = None
+    for positions, logits in masks.chunks(kept):
+        weighted = scores[positions, None, None] * logits.sigmoid()
+        index = weighted.argmax(dim=0, keepdim=True)
+        value = weighted.gather(0, index)[0]
+        index = index[0] + positions.start
+        if best_value is None:
+            best_value, best_index = value, index
+        else:  # strictly greater: an earlier query keeps a tie
+            better = value > best_value
+            best_value = torch.where(better, value, best_value)
+            best_index = torch.where(better, index, best_index)
+    return best_index
 
 
 # How instance inference picks its (query, class) pairs (MODEL.MASK_FORMER.TEST.INSTANCE_SELECTION):
@@ -68,7 +107,7 @@ INSTANCE_SELECTIONS = ("all_classes", "thing_classes")
 
 def instance_inference(
     class_probs: torch.Tensor,
-    mask_logits: torch.Tensor,
+    mask_logits: torch.Tensor | QueryMasks,
     is_thing: torch.Tensor,
     max_detections: int,
     selection: str = "all_classes",
@@ -93,14 +132,12 @@ def instance_inference(
     scores = class_probs[:, candidates]  # [Q, K], void excluded
     k = min(max_detections, scores.numel())
     top_scores, top_index = scores.flatten().topk(k, sorted=True)
-    query_index = torch.div(top_index, len(candidates), rounding_mode="floor")
-    classes = candidates[top_index % len(candidates)]
+    query_index = torch.div(top_index, max(len(candidates), 1), rounding_mode="floor")
+    classes = candidates[top_index % max(len(candidates), 1)]
     keep = is_thing[classes]
     top_scores, query_index, classes = top_scores[keep], query_index[keep], classes[keep]
 
-    masks = mask_logits[query_index]
-    binary = (masks > 0).float()
-    mask_scores = (masks.sigmoid().flatten(1) * binary.flatten(1)).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
+    binary, mask_scores = binarize_and_score(as_query_masks(mask_logits), query_index.to(mask_logits.device))
     result = Instances(tuple(mask_logits.shape[-2:]))
     result.pred_masks = binary
     result.pred_boxes = BitMasks(binary > 0).get_bounding_boxes()

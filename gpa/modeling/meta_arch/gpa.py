@@ -8,7 +8,8 @@ ensemble, then semantic / panoptic / instance post-processing. Every input names
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from gpa.modeling.heads.context_aggregation import ContextAwareAggregation
 from gpa.modeling.heads.matched_cross_entropy import matched_cross_entropy
 from gpa.modeling.heads.open_vocab_logits import open_vocab_logits
 from gpa.modeling.inference.ensemble import ENSEMBLE_FORMULAS, geometric_ensemble
+from gpa.modeling.inference.mask_upsampling import DEFAULT_CHUNK_PIXELS, QueryMasks
 from gpa.modeling.inference.postprocess import (
     INSTANCE_SELECTIONS,
     instance_inference,
@@ -39,7 +41,20 @@ from gpa.modeling.ops.mask_pooling import mask_pool
 from gpa.modeling.text.templates import get_templates
 from gpa.modeling.text.text_classifier import TextClassifier
 
-__all__ = ["GPA", "resolve_vocabulary"]
+__all__ = ["GPA", "INFERENCE_AMP_DTYPES", "resolve_vocabulary"]
+
+INFERENCE_AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}  # TEST.AMP.DTYPE
+
+
+def _without_autocast(method: Callable) -> Callable:
+    """Run a GPA method with autocast off on the model's device (post-processing stays in float32)."""
+
+    @functools.wraps(method)
+    def wrapper(self: GPA, *args: Any, **kwargs: Any) -> Any:
+        with torch.autocast(self.device.type, enabled=False):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def resolve_vocabulary(source: str) -> Vocabulary:
@@ -88,6 +103,8 @@ class GPA(nn.Module):
         detections_per_image: int = 100,
         instance_selection: str = "all_classes",
         sem_seg_postprocess_before_inference: bool = False,
+        postprocess_chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+        inference_amp_dtype: str = "",
         train_vocabulary_sources: Sequence[str] = (),
         deep_supervision: bool = True,
     ) -> None:
@@ -123,6 +140,18 @@ class GPA(nn.Module):
         self.semantic_on, self.panoptic_on, self.instance_on = semantic_on, panoptic_on, instance_on
         self.object_mask_threshold, self.overlap_threshold = object_mask_threshold, overlap_threshold
         self.detections_per_image = detections_per_image
+        if postprocess_chunk_pixels < 0:
+            raise ValueError(
+                f"MODEL.MASK_FORMER.TEST.CHUNK_PIXELS must be >= 0 (0 = all queries at once), "
+                f"got {postprocess_chunk_pixels}"
+            )
+        self.postprocess_chunk_pixels = postprocess_chunk_pixels
+        if inference_amp_dtype and inference_amp_dtype not in INFERENCE_AMP_DTYPES:
+            raise ValueError(
+                f"TEST.AMP.DTYPE is {inference_amp_dtype!r}; valid: {', '.join(INFERENCE_AMP_DTYPES)} "
+                "(or TEST.AMP.ENABLED False for float32)"
+            )
+        self.inference_amp_dtype = INFERENCE_AMP_DTYPES.get(inference_amp_dtype)  # None = float32
         self.train_vocabulary_sources = tuple(train_vocabulary_sources)
         self.deep_supervision = deep_supervision
         self._train_vocabulary: Vocabulary | None = None
@@ -188,6 +217,8 @@ class GPA(nn.Module):
             "detections_per_image": mf.TEST.DETECTIONS_PER_IMAGE,
             "instance_selection": mf.TEST.INSTANCE_SELECTION,
             "sem_seg_postprocess_before_inference": mf.TEST.SEM_SEG_POSTPROCESSING_BEFORE_INFERENCE,
+            "postprocess_chunk_pixels": mf.TEST.CHUNK_PIXELS,
+            "inference_amp_dtype": cfg.TEST.AMP.DTYPE if cfg.TEST.AMP.ENABLED else "",
             "train_vocabulary_sources": train_sources,
             "deep_supervision": mf.DEEP_SUPERVISION,
         }
@@ -279,7 +310,15 @@ class GPA(nn.Module):
         return ImageList.from_tensors(images, self.size_divisibility)
 
     def forward(self, batched_inputs: list[dict]) -> dict[str, torch.Tensor] | list[dict]:
-        """Training: dict of weighted losses. Inference: one result dict per input."""
+        """Training: dict of weighted losses. Inference: one result dict per input, under autocast to
+        `inference_amp_dtype` when set (TEST.AMP; text embeddings and post-processing stay float32)."""
+        if self.training or self.inference_amp_dtype is None:
+            return self._forward(batched_inputs)
+        self.text_classifier(self.vocabulary_of(batched_inputs))  # embedded once per vocabulary, in float32
+        with torch.autocast(self.device.type, dtype=self.inference_amp_dtype):
+            return self._forward(batched_inputs)
+
+    def _forward(self, batched_inputs: list[dict]) -> dict[str, torch.Tensor] | list[dict]:
         images = self.preprocess(batched_inputs)
         vocabulary = self.vocabulary_of(batched_inputs)
         features = self.backbone(images.tensor)
@@ -365,9 +404,11 @@ class GPA(nn.Module):
             targets.append({"labels": instances.gt_classes, "masks": padded})
         return targets
 
+    @_without_autocast
     def postprocess(self, batched_inputs, images: ImageList, probs, mask_logits, vocabulary: Vocabulary) -> list[dict]:
-        """Masks to each input's output size, then the enabled tasks."""
-        mask_logits = F.interpolate(mask_logits, size=images.tensor.shape[-2:], mode="bilinear", align_corners=False)
+        """Masks to each input's output size (a chunk of queries at a time, see QueryMasks), then the enabled
+        tasks."""
+        padded_size = tuple(images.tensor.shape[-2:])
         is_thing = torch.tensor(vocabulary.is_thing, dtype=torch.bool, device=self.device)
         results = []
         for class_probs, masks, x, image_size in zip(probs, mask_logits, batched_inputs, images.image_sizes):
@@ -376,11 +417,12 @@ class GPA(nn.Module):
             result: dict[str, Any] = {}
             if not self.sem_seg_postprocess_before_inference:  # no panoptic / instance: scores at the padded size
                 if self.semantic_on:
-                    semantic = semantic_inference(class_probs, masks.float())
+                    at_padded = QueryMasks(masks, padded_size, padded_size, padded_size, self.postprocess_chunk_pixels)
+                    semantic = semantic_inference(class_probs, at_padded)
                     result["sem_seg"] = sem_seg_postprocess(semantic, image_size, height, width)
                 results.append(result)
                 continue
-            masks = sem_seg_postprocess(masks, image_size, height, width).float()
+            masks = QueryMasks(masks, padded_size, image_size, (height, width), self.postprocess_chunk_pixels)
             if self.semantic_on:
                 result["sem_seg"] = semantic_inference(class_probs, masks)
             if self.panoptic_on:

@@ -1,0 +1,117 @@
+"""Activation checkpointing of the adapted encoder: same outputs and gradients, fewer kept activations."""
+from pathlib import Path
+
+import pytest
+import torch
+from detectron2.config import get_cfg
+from detectron2.modeling import build_backbone
+
+from gpa.config import add_gpa_config
+from gpa.modeling.backbone import CLIPBackbone, SpatialMixerOptions
+from gpa.modeling.backbone.activation_checkpointing import run_blocks
+
+TINY = {
+    "convnext": dict(model_name="gpa_tiny_convnext", checkpoint_all=(0, 1, 2, 3)),
+    "vit": dict(model_name="gpa_tiny_vit", vit_pyramid_scales=(2.0, 1.0, 0.5, 0.25), checkpoint_all=(0,)),
+}
+
+
+def build(kind: str, checkpoint_stages=(), group_size: int = 1) -> CLIPBackbone:
+    kwargs = {k: v for k, v in TINY[kind].items() if k != "checkpoint_all"}
+    torch.manual_seed(0)
+    backbone = CLIPBackbone(
+        **kwargs,
+        adapter_rank=4,
+        mixer_options=SpatialMixerOptions(kernel_size=3),
+        checkpoint_stages=checkpoint_stages,
+        checkpoint_group_size=group_size,
+    )
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # the zero-initialized up-projections would give every other adapter weight zero grad
+        for adapter in backbone.adapters:
+            for param in adapter.parameters():
+                param.copy_(0.1 * torch.randn(param.shape, generator=generator))
+    return backbone.train()
+
+
+def gradients(backbone: CLIPBackbone, images: torch.Tensor) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Outputs, and gradients of a random linear function of all outputs w.r.t. inputs and adapters."""
+    images = images.clone().requires_grad_(True)
+    outputs = backbone(images)
+    generator = torch.Generator().manual_seed(2)
+    loss = sum((out * torch.randn(out.shape, generator=generator)).sum() for out in outputs.values())
+    loss.backward()
+    grads = {name: p.grad.clone() for name, p in backbone.named_parameters() if p.requires_grad}
+    grads["input"] = images.grad.clone()
+    return {k: v.detach() for k, v in outputs.items()}, grads
+
+
+@pytest.mark.parametrize("kind", TINY)
+@pytest.mark.parametrize("group_size", [1, 2])
+def test_checkpointed_encoder_gives_the_plain_gradients(kind, group_size):
+    images = torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(0))
+    plain_out, plain = gradients(build(kind), images)
+    ckpt_out, ckpt = gradients(build(kind, TINY[kind]["checkpoint_all"], group_size), images)
+    assert set(ckpt) == set(plain) and len(plain) > 1  # adapter parameters and the input
+    for name in plain:
+        assert plain[name].abs().sum() > 0, name  # every compared gradient carries signal
+        torch.testing.assert_close(ckpt[name], plain[name], rtol=0, atol=0, msg=name)  # same computation
+    for name in plain_out:
+        torch.testing.assert_close(ckpt_out[name], plain_out[name], rtol=0, atol=0)
+
+
+def saved_bytes(backbone: CLIPBackbone, images: torch.Tensor) -> int:
+    """Bytes of the distinct tensors autograd keeps for backward during one forward."""
+    seen: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        seen[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        backbone(images)
+    return sum(seen.values())
+
+
+def test_checkpointing_keeps_fewer_activations():
+    images = torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
+    plain = saved_bytes(build("convnext"), images)
+    checkpointed = saved_bytes(build("convnext", (0, 1, 2, 3)), images)
+    # a ConvNeXt block keeps several maps of its width (and 4x width in its MLP); a group keeps its input
+    assert checkpointed < plain / 3
+    with torch.no_grad():  # nothing is kept without gradients, checkpointed or not
+        assert saved_bytes(build("convnext", (0, 1, 2, 3)), images) == 0
+
+
+def test_run_blocks_runs_plainly_when_nothing_needs_a_gradient():
+    calls = []
+
+    def call(block, x):
+        calls.append(torch.is_grad_enabled())
+        return block(x)
+
+    blocks = [torch.nn.Linear(4, 4).requires_grad_(False) for _ in range(3)]
+    x = torch.randn(2, 4)
+    out = run_blocks(blocks, x, 2, call)
+    torch.testing.assert_close(out, blocks[2](blocks[1](blocks[0](x))))
+    assert len(calls) == 3  # not run twice: no group needed checkpointing
+    assert not out.requires_grad
+
+
+def test_config_keys_build_a_checkpointed_backbone_and_bad_values_fail():
+    cfg = get_cfg()
+    add_gpa_config(cfg)
+    cfg.merge_from_file(str(Path(__file__).parents[2] / "configs" / "tiny" / "gpa_tiny.yaml"))
+    cfg.MODEL.CLIP.CHECKPOINT_STAGES = (1, 2)
+    cfg.MODEL.CLIP.CHECKPOINT_GROUP_SIZE = 2
+    backbone = build_backbone(cfg)
+    assert backbone.encoder.options.checkpoint_stages == (1, 2)
+    assert backbone.encoder.options.checkpoint_group(1) == 2 and backbone.encoder.options.checkpoint_group(0) is None
+    with pytest.raises(ValueError, match=r"MODEL.CLIP.CHECKPOINT_STAGES has stage 4, but this encoder has 4 stage"):
+        build("convnext", (0, 4))
+    with pytest.raises(ValueError, match=r"MODEL.CLIP.CHECKPOINT_STAGES has stage 1, .* 1 stage\(s\)"):
+        build("vit", (1,))
+    with pytest.raises(ValueError, match="MODEL.CLIP.CHECKPOINT_GROUP_SIZE must be >= 1"):
+        build("convnext", (0,), group_size=0)
+    with pytest.raises(ValueError, match="MODEL.CLIP.CHECKPOINT_STAGES lists a stage twice"):
+        build("convnext", (0, 0))
