@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from detectron2.config import CfgNode, get_cfg
+from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog
 
-from gpa.config import add_gpa_config
+from gpa.config_loading import load_config
 
 __all__ = ["build_config", "check_dataset_names"]
 
@@ -29,16 +29,11 @@ def check_dataset_names(cfg: CfgNode) -> None:
 
 
 def build_config(config_file: str | Path, opts: Sequence[str] = ()) -> CfgNode:
-    """get_cfg + add_gpa_config + the YAML file + `KEY VALUE` overrides, checked and frozen."""
+    """The config of a training / evaluation run: gpa's defaults, the YAML file (read without running anything),
+    `KEY VALUE` overrides; every value range-checked, the datasets registered; frozen."""
     import gpa.data  # noqa: F401  (registers the builtin datasets)
 
-    path = Path(config_file)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {str(config_file)!r} does not exist; the configs are under configs/")
-    cfg = get_cfg()
-    add_gpa_config(cfg)
-    cfg.merge_from_file(str(path))
-    cfg.merge_from_list(list(opts))
+    cfg, _ = load_config(config_file, opts)
     check_dataset_names(cfg)
     from gpa.data import apply_class_file_overrides
 
