@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["read_json", "read_text", "require_file"]
+__all__ = ["read_json", "read_text", "require_file", "require_fields"]
 
 
 def require_file(path: str | Path, what: str) -> Path:
@@ -42,3 +42,13 @@ def read_json(path: str | Path, what: str) -> Any:
             text.rstrip()) else ""
         raise ValueError(f"{what} {path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
                          f"{truncated}") from None
+
+
+def require_fields(data: Any, fields: tuple[str, ...], path: str | Path, what: str) -> dict:
+    """`data` if it is a JSON object holding every one of `fields`, else an error naming the file and the fields."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{what} {path} holds a JSON {type(data).__name__}, expected an object with {list(fields)}")
+    missing = [f for f in fields if f not in data]
+    if missing:
+        raise ValueError(f"{what} {path} lacks the field(s) {missing}; it has {sorted(data)[:10]}")
+    return data

@@ -38,7 +38,6 @@ from gpa.inference.result import PredictionResult
 from gpa.inference.video import VideoReader, VideoWriter
 from gpa.inference.visualization import draw_result, vocabulary_metadata
 
-
 DEFAULT_CONFIDENCE = 0.5  # --confidence-threshold of the instance task
 
 

@@ -66,7 +66,7 @@ def label_problems(
     if outside.any():
         bad = np.unique(labels[outside])
         why = (f" - values reach {num_classes}, the number of classes: the labels look 1-based (not shifted to "
-               "0-based) or the class list misses a class" if labels.max() == num_classes else "")
+               "0-based) or the class list misses a class" if bad.max() == num_classes else "")
         problems.append(("range", f"{path}: label values {bad[:8].tolist()} are outside 0..{num_classes - 1} (ignore "
                                   f"{ignore}) of the {num_classes}-class list{why}"))
     return problems

@@ -11,6 +11,7 @@ from detectron2.data import MetadataCatalog
 from detectron2.data import detection_utils as utils
 from detectron2.structures import BitMasks, Instances
 
+from ..label_checks import LabelFileError, label_fix_hint, label_problems, read_label_file
 from .lsj import build_lsj_augmentation, transform_label_map
 
 __all__ = ["SemanticDatasetMapper"]
@@ -19,23 +20,29 @@ __all__ = ["SemanticDatasetMapper"]
 class SemanticDatasetMapper:
     """Record -> {"image", "sem_seg" (int64 HxW, ignore kept), "instances": one mask per class present}.
 
-    Label files may be 8- or 16-bit; `ignore_label` marks void pixels (and the crop padding).
+    Label files may be 8- or 16-bit; `ignore_label` marks void pixels (and the crop padding). With `num_classes`
+    a label file breaking gpa.data.label_checks (1-based ids, values outside the class list, colour PNGs,
+    8-bit files where 16 bits are needed) is refused naming the file, before it becomes a wrong target.
     """
 
     @configurable
     def __init__(
-        self, is_train: bool = True, *, augmentations: list[T.Augmentation], image_format: str, ignore_label: int
+        self, is_train: bool = True, *, augmentations: list[T.Augmentation], image_format: str, ignore_label: int,
+        num_classes: int | None = None, dataset_name: str = "",
     ) -> None:
         self.is_train = is_train
         self.augmentations = T.AugmentationList(augmentations)
         self.image_format = image_format
         self.ignore_label = ignore_label
+        self.num_classes = num_classes
+        self.dataset_name = dataset_name
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True) -> dict:
         if not cfg.DATASETS.TRAIN:
             raise ValueError("the semantic mapper reads ignore_label from DATASETS.TRAIN[0], which is empty")
-        ignore_label = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).ignore_label
+        metadata = MetadataCatalog.get(cfg.DATASETS.TRAIN[0])
+        ignore_label = metadata.ignore_label
         return {
             "is_train": is_train,
             "augmentations": build_lsj_augmentation(
@@ -44,6 +51,8 @@ class SemanticDatasetMapper:
             ),
             "image_format": cfg.INPUT.FORMAT,
             "ignore_label": ignore_label,
+            "num_classes": len(metadata.stuff_classes),
+            "dataset_name": cfg.DATASETS.TRAIN[0],
         }
 
     def __call__(self, dataset_dict: dict) -> dict:
@@ -60,10 +69,16 @@ class SemanticDatasetMapper:
             return record
         if "sem_seg_file_name" not in record:
             raise KeyError(f"{record['file_name']}: the semantic mapper needs 'sem_seg_file_name'")
-        labels = utils.read_image(record.pop("sem_seg_file_name"))
-        if labels.ndim != 2:
-            raise ValueError(f"semantic label file of {record['file_name']} has shape {labels.shape}; "
-                             "expected a single-channel image of class ids")
+        label_path = record.pop("sem_seg_file_name")
+        labels, mode = read_label_file(label_path)
+        if self.num_classes is not None:
+            problems = label_problems(label_path, labels, mode, self.num_classes, self.ignore_label)
+        elif labels.ndim != 2:
+            problems = [("shape", f"{label_path}: labels must be single-channel, got shape {labels.shape}")]
+        else:
+            problems = []
+        if problems:
+            raise LabelFileError(f"training label {problems[0][1]}; fix: {label_fix_hint(self.dataset_name)}")
         sem_seg = transform_label_map(transforms, labels)
         record["sem_seg"] = sem_seg
 
