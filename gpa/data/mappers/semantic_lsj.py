@@ -20,29 +20,29 @@ __all__ = ["SemanticDatasetMapper"]
 class SemanticDatasetMapper:
     """Record -> {"image", "sem_seg" (int64 HxW, ignore kept), "instances": one mask per class present}.
 
-    Label files may be 8- or 16-bit; `ignore_label` marks void pixels (and the crop padding). With `num_classes`
-    a label file breaking gpa.data.label_checks (1-based ids, values outside the class list, colour PNGs,
-    8-bit files where 16 bits are needed) is refused naming the file, before it becomes a wrong target.
+    Label files may be 8- or 16-bit; `ignore_label` marks void pixels (and the crop padding). A label file
+    breaking gpa.data.label_checks (1-based ids, values outside the class list, colour PNGs, 8-bit files where
+    16 bits are needed) is refused naming the file, before it becomes a wrong target. The class count is
+    `num_classes`, else that of the record's dataset (its metadata, read on first use).
     """
 
     @configurable
     def __init__(
         self, is_train: bool = True, *, augmentations: list[T.Augmentation], image_format: str, ignore_label: int,
-        num_classes: int | None = None, dataset_name: str = "",
+        num_classes: int | None = None,
     ) -> None:
         self.is_train = is_train
         self.augmentations = T.AugmentationList(augmentations)
         self.image_format = image_format
         self.ignore_label = ignore_label
         self.num_classes = num_classes
-        self.dataset_name = dataset_name
+        self._class_counts: dict[str, int] = {}
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True) -> dict:
         if not cfg.DATASETS.TRAIN:
             raise ValueError("the semantic mapper reads ignore_label from DATASETS.TRAIN[0], which is empty")
-        metadata = MetadataCatalog.get(cfg.DATASETS.TRAIN[0])
-        ignore_label = metadata.ignore_label
+        ignore_label = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).ignore_label
         return {
             "is_train": is_train,
             "augmentations": build_lsj_augmentation(
@@ -51,9 +51,14 @@ class SemanticDatasetMapper:
             ),
             "image_format": cfg.INPUT.FORMAT,
             "ignore_label": ignore_label,
-            "num_classes": len(metadata.stuff_classes),
-            "dataset_name": cfg.DATASETS.TRAIN[0],
         }
+
+    def _num_classes(self, dataset_name: str) -> int | None:
+        if self.num_classes is not None or not dataset_name:
+            return self.num_classes
+        if dataset_name not in self._class_counts:
+            self._class_counts[dataset_name] = len(MetadataCatalog.get(dataset_name).stuff_classes)
+        return self._class_counts[dataset_name]
 
     def __call__(self, dataset_dict: dict) -> dict:
         record = copy.deepcopy(dataset_dict)
@@ -71,14 +76,16 @@ class SemanticDatasetMapper:
             raise KeyError(f"{record['file_name']}: the semantic mapper needs 'sem_seg_file_name'")
         label_path = record.pop("sem_seg_file_name")
         labels, mode = read_label_file(label_path)
-        if self.num_classes is not None:
-            problems = label_problems(label_path, labels, mode, self.num_classes, self.ignore_label)
+        dataset = record.get("dataset_name", "")
+        num_classes = self._num_classes(dataset)
+        if num_classes is not None:
+            problems = label_problems(label_path, labels, mode, num_classes, self.ignore_label)
         elif labels.ndim != 2:
             problems = [("shape", f"{label_path}: labels must be single-channel, got shape {labels.shape}")]
         else:
             problems = []
         if problems:
-            raise LabelFileError(f"training label {problems[0][1]}; fix: {label_fix_hint(self.dataset_name)}")
+            raise LabelFileError(f"training label {problems[0][1]}; fix: {label_fix_hint(dataset)}")
         sem_seg = transform_label_map(transforms, labels)
         record["sem_seg"] = sem_seg
 
