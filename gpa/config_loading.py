@@ -1,9 +1,9 @@
 """The one way gpa reads a config: plain YAML (nothing in a file runs), `_BASE_` inheritance, overrides, checks.
 
 detectron2's `merge_from_file` falls back to `yaml.unsafe_load`, so a `!!python/object/apply` tag in a
-downloaded config runs code. Here a file is parsed with PyYAML's safe constructor only; Python tags, aliases
-(which can multiply a small file into a huge config) and duplicate keys (where YAML silently keeps the last)
-are errors naming the file and line. `_BASE_` works as in detectron2/fvcore: a path or a list of paths,
+downloaded config runs code. Here a file is parsed with PyYAML's safe constructor only; Python tags and
+duplicate keys (where YAML silently keeps the last) are errors naming the file and line, and aliases may not
+expand a small file into a huge config. `_BASE_` works as in detectron2/fvcore: a path or a list of paths,
 relative to the file naming it, children overriding their bases key by key.
 """
 from __future__ import annotations
@@ -35,23 +35,17 @@ class _DuplicateKey(yaml.MarkedYAMLError):
     pass
 
 
-class _AliasUsed(yaml.MarkedYAMLError):
-    pass
+MAX_CONFIG_VALUES = 100_000  # values of a config with aliases expanded; a real config has a few hundred
 
 
 class _PlainConfigLoader(yaml.SafeLoader):
-    """yaml.SafeLoader (no Python tags) that also refuses aliases and duplicate keys."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise _AliasUsed(problem=f"alias *{event.anchor} is not allowed in a config file; write the value out",
-                             problem_mark=event.start_mark)
-        return super().compose_node(parent, index)
+    """yaml.SafeLoader (no Python tags) that also refuses duplicate keys."""
 
     def construct_mapping(self, node, deep=False):
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`; its keys may be overridden here
+                continue
             key = self.construct_object(key_node, deep=True)
             try:
                 first = seen.get(key)
@@ -90,6 +84,7 @@ def _parse(path: Path) -> dict[str, Any]:
         data = yaml.load(text, Loader=_PlainConfigLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as err:
         raise _yaml_error(path, err) from None
+    _check_expanded_size(data, path)
     if data is None:
         raise ConfigError(f"config file {path} is empty (or only comments); a config is a mapping such as "
                           "'MODEL:\\n  WEIGHTS: ...' or '_BASE_: ../Base-GPA.yaml'")
@@ -98,6 +93,21 @@ def _parse(path: Path) -> dict[str, Any]:
                           "of keys (MODEL:, SOLVER:, ...)")
     _check_keys(data, path, [])
     return data
+
+
+def _check_expanded_size(data: Any, path: Path) -> None:
+    """Refuse a file whose aliases expand into a huge (or endlessly recursive) config ("billion laughs")."""
+    count, stack = 0, [data]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            raise ConfigError(f"config file {path} expands to more than {MAX_CONFIG_VALUES} values (through YAML "
+                              "aliases *name); a config is far smaller, so this file is refused")
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 def _check_keys(data: dict, path: Path, prefix: list[str]) -> None:
