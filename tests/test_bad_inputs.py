@@ -162,6 +162,12 @@ def test_cuda_without_a_gpu_is_named(request, monkeypatch, entry):
         _run_entry_point(entry, request, TINY, ("MODEL.DEVICE", "cuda"))
 
 
+@pytest.mark.parametrize("extra, key", [([], "TRAIN"), (["--eval-only"], "TEST")])
+def test_train_net_needs_its_datasets(train_net, extra, key):
+    with pytest.raises(ConfigError, match=f"DATASETS.{key} is empty, but .* name at least one"):
+        _through_train_net(train_net, TINY, (f"DATASETS.{key}", "()"), extra)
+
+
 def test_non_utf8_class_file_override_is_named(tmp_path):
     classes = tmp_path / "classes.txt"
     classes.write_bytes(b"0:caf\xe9\n")
@@ -182,6 +188,7 @@ DEMO_OPTIONS = [
     (["--vis-scale", "0"], "--vis-scale: 0.0 is out of range"),
     (["--vis-scale", "inf"], "--vis-scale: inf is out of range"),
     (["--batch-size", "two"], "--batch-size: 'two' is not an integer"),
+    (["--output", str(TINY)], f"--output {TINY} is a file; it must be a folder"),
 ]
 
 

@@ -148,6 +148,8 @@ def run_video(predictor: Predictor, args: argparse.Namespace, vocabulary, stuff:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        parser.error(f"--output {args.output} is a file; it must be a folder (created if missing)")
     if args.confidence_threshold is not None and args.task != "instance":
         parser.error(f"--confidence-threshold filters instance results only; it does nothing for --task {args.task}")
     vocabulary, stuff = vocabulary_from_args(args)

@@ -18,13 +18,12 @@ from detectron2.utils.logger import setup_logger
 
 import gpa  # noqa: F401  (registers the model and datasets)
 from gpa.config_loading import ConfigError
-from gpa.config_validation import check_device
-from gpa.engine import Trainer, build_config
+from gpa.engine import Trainer, build_config, check_run
 
 
 def setup(args):
     cfg = build_config(args.config_file, args.opts)
-    check_device(cfg.MODEL.DEVICE, f"MODEL.DEVICE of {args.config_file}")
+    check_run(cfg, args.eval_only, args.config_file)
     default_setup(cfg, args)
     setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="gpa")
     return cfg

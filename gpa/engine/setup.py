@@ -8,9 +8,10 @@ from pathlib import Path
 from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog
 
-from gpa.config_loading import load_config
+from gpa.config_loading import ConfigError, load_config
+from gpa.config_validation import check_device
 
-__all__ = ["build_config", "check_dataset_names"]
+__all__ = ["build_config", "check_dataset_names", "check_run"]
 
 DATASETS_README = "datasets/README.md"
 
@@ -26,6 +27,21 @@ def check_dataset_names(cfg: CfgNode) -> None:
                     f"DATASETS.{key} names {name!r}, which is not a registered dataset. gpa registers: "
                     f"{', '.join(ours)}. See {DATASETS_README} for what each one is."
                 )
+
+
+def check_run(cfg: CfgNode, eval_only: bool, config_name: str = "the config") -> None:
+    """What a train_net run needs beyond a valid config: a usable MODEL.DEVICE, and DATASETS.TRAIN to train or
+    DATASETS.TEST to evaluate (an empty list would fail deep in detectron2, or evaluate nothing and exit 0)."""
+    try:
+        check_device(cfg.MODEL.DEVICE, f"MODEL.DEVICE of {config_name}")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    key = "TEST" if eval_only else "TRAIN"
+    if not cfg.DATASETS.get(key):
+        what = "--eval-only evaluates" if eval_only else "training reads"
+        example = "gpa_toy_val" if eval_only else "gpa_toy_train"
+        raise ConfigError(f"DATASETS.{key} is empty, but {what} its datasets; name at least one, e.g. "
+                          f"DATASETS.{key} \"('{example}',)\" (see {DATASETS_README})")
 
 
 def build_config(config_file: str | Path, opts: Sequence[str] = ()) -> CfgNode:
