@@ -304,3 +304,47 @@ def test_bad_panoptic_json_is_named(tmp_path, text, pattern):
     with pytest.raises(ValueError, match=pattern) as info:
         panoptic_json_classes(path, "my_dataset")
     assert str(path) in str(info.value)
+
+
+@pytest.fixture
+def damaged_coco(tmp_path):
+    """A registered COCO-format dataset; the test damages one of its JSON files."""
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    from gpa.data import register_coco_panoptic_format
+    from tests.synthetic import write_coco_panoptic
+
+    paths = write_coco_panoptic(tmp_path / "coco", num_images=2)
+    yield paths, lambda: register_coco_panoptic_format(
+        "test_damaged_coco", image_root=paths["image_root"], panoptic_root=paths["panoptic_root"],
+        panoptic_json=paths["panoptic_json"], sem_seg_root=paths["sem_seg_root"],
+        instances_json=paths["instances_json"], replace=True)
+    DatasetCatalog.remove("test_damaged_coco")
+    MetadataCatalog.remove("test_damaged_coco")
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+
+
+def test_truncated_panoptic_json_is_named_when_read(damaged_coco):
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    paths, register = damaged_coco
+    _truncate(paths["panoptic_json"])
+    register()  # reads nothing yet
+    pattern = f"panoptic json {paths['panoptic_json']} is not valid JSON: .*truncated"
+    with pytest.raises(ValueError, match=pattern):
+        MetadataCatalog.get("test_damaged_coco").stuff_classes  # noqa: B018
+    with pytest.raises(ValueError, match=pattern):
+        DatasetCatalog.get("test_damaged_coco")
+
+
+def test_truncated_instances_json_is_named_by_the_ap_evaluator(damaged_coco):
+    from gpa.evaluation import InstanceAPEvaluator
+
+    paths, register = damaged_coco
+    register()
+    _truncate(paths["instances_json"])
+    with pytest.raises(ValueError, match=f"instance annotations {paths['instances_json']} cannot be read"):
+        InstanceAPEvaluator("test_damaged_coco")
