@@ -348,3 +348,36 @@ def test_truncated_instances_json_is_named_by_the_ap_evaluator(damaged_coco):
     _truncate(paths["instances_json"])
     with pytest.raises(ValueError, match=f"instance annotations {paths['instances_json']} cannot be read"):
         InstanceAPEvaluator("test_damaged_coco")
+
+
+# ------------------------------------------------------------------ dataset preparation scripts
+def test_prepare_ade20k_names_a_damaged_label_file(tmp_path):
+    from gpa.data.preparation import ade20k
+    from tests.synthetic import write_ade20k_raw
+
+    write_ade20k_raw(tmp_path, num_images=2, instances=False)
+    damaged = tmp_path / "ADEChallengeData2016/annotations/validation/ADE_val_00000002.png"
+    _truncate(damaged)
+    with pytest.raises(ValueError, match=f"cannot read label image {damaged}: .*re-extract it"):
+        ade20k.main_semantic(["--root", str(tmp_path), "--splits", "val"])
+
+
+@pytest.mark.parametrize("content, pattern", [
+    (b"MATLAB 5.0 MAT-file, truncated", "cannot read .* as a MATLAB file"),
+    (None, "has no 'LabelMap' \\(it has \\['Other'\\]\\)"),
+])
+def test_prepare_pascal_context_names_a_damaged_mat_file(tmp_path, content, pattern):
+    from scipy.io import savemat
+
+    from gpa.data.preparation import pascal
+    from tests.synthetic import write_pascal_context_raw
+
+    write_pascal_context_raw(tmp_path, num_images=2)
+    mat = sorted((tmp_path / "pascal_context/trainval").glob("*.mat"))[0]
+    if content is None:
+        savemat(mat, {"Other": np.zeros((2, 2))})
+    else:
+        mat.write_bytes(content)
+    with pytest.raises(ValueError, match=pattern) as info:
+        pascal.main_context(["--root", str(tmp_path), "--splits", "val", "train"])
+    assert str(mat) in str(info.value)
