@@ -18,7 +18,7 @@ from detectron2.config import CfgNode, get_cfg
 
 from .config import add_gpa_config
 from .config_validation import validate_config
-from .files import read_text
+from .files import read_json, read_text
 
 __all__ = ["BASE_KEY", "ConfigError", "load_config", "merge_config_file", "merge_overrides", "read_config_file"]
 
@@ -210,6 +210,14 @@ def load_config(config: str | Path | CfgNode, opts: Sequence[Any] = ()) -> tuple
     merge_overrides(cfg, opts)
     try:
         validate_config(cfg)
+        _check_model_config_files(cfg)
     except ValueError as err:
         raise ConfigError(f"{name}: {err}") from None
     return cfg, name
+
+
+def _check_model_config_files(cfg: CfgNode) -> None:
+    """MODEL.CLIP.MODEL_CONFIG_FILES must be readable JSON now, not when the model is built."""
+    clip = cfg.MODEL.get("CLIP")
+    for entry in clip.get("MODEL_CONFIG_FILES", ()) if clip is not None else ():
+        read_json(Path(entry).expanduser(), "open_clip model config (MODEL.CLIP.MODEL_CONFIG_FILES)")

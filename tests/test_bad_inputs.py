@@ -168,6 +168,21 @@ def test_train_net_needs_its_datasets(train_net, extra, key):
         _through_train_net(train_net, TINY, (f"DATASETS.{key}", "()"), extra)
 
 
+@pytest.mark.parametrize("content, pattern", [
+    (b'{"embed_dim": 64, "vision_cfg": {', "is not valid JSON: .*looks truncated"),
+    (b'{"embed_dim": "caf\xe9"}', "is not UTF-8 text"),
+    (None, "does not exist"),
+])
+@pytest.mark.parametrize("entry", ["build_config", "Predictor"])
+def test_bad_model_config_file_is_named_when_the_config_loads(tmp_path, request, entry, content, pattern):
+    path = tmp_path / "my_clip.json"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises((ConfigError, FileNotFoundError), match=pattern) as info:
+        _run_entry_point(entry, request, TINY, ("MODEL.CLIP.MODEL_CONFIG_FILES", f"('{path}',)"))
+    assert f"open_clip model config (MODEL.CLIP.MODEL_CONFIG_FILES) {path}" in str(info.value)
+
+
 def test_non_utf8_class_file_override_is_named(tmp_path):
     classes = tmp_path / "classes.txt"
     classes.write_bytes(b"0:caf\xe9\n")
