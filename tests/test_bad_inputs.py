@@ -168,6 +168,11 @@ def test_train_net_needs_its_datasets(train_net, extra, key):
         _through_train_net(train_net, TINY, (f"DATASETS.{key}", "()"), extra)
 
 
+def test_train_net_periodic_evaluation_needs_test_datasets(train_net):
+    with pytest.raises(ConfigError, match="TEST.EVAL_PERIOD is 5 but DATASETS.TEST is empty"):
+        _through_train_net(train_net, TINY, ("DATASETS.TEST", "()", "TEST.EVAL_PERIOD", "5"))
+
+
 @pytest.mark.parametrize("content, pattern", [
     (b'{"embed_dim": 64, "vision_cfg": {', "is not valid JSON: .*looks truncated"),
     (b'{"embed_dim": "caf\xe9"}', "is not UTF-8 text"),

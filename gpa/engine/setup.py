@@ -36,6 +36,9 @@ def check_run(cfg: CfgNode, eval_only: bool, config_name: str = "the config") ->
         check_device(cfg.MODEL.DEVICE, f"MODEL.DEVICE of {config_name}")
     except ValueError as err:
         raise ConfigError(str(err)) from None
+    if not eval_only and cfg.TEST.EVAL_PERIOD > 0 and not cfg.DATASETS.TEST:
+        raise ConfigError(f"TEST.EVAL_PERIOD is {cfg.TEST.EVAL_PERIOD} but DATASETS.TEST is empty, so the periodic "
+                          "evaluations would evaluate nothing; name the datasets or set TEST.EVAL_PERIOD 0")
     key = "TEST" if eval_only else "TRAIN"
     if not cfg.DATASETS.get(key):
         what = "--eval-only evaluates" if eval_only else "training reads"

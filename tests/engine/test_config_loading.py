@@ -205,6 +205,29 @@ def test_out_of_range_values_name_the_key_and_the_range(key, bad, good):
     assert f"valid: {rule.valid}" in message
 
 
+# gpa's numeric keys whose every value is meaningful (no range to check)
+UNBOUNDED_GPA_KEYS: set[str] = set()
+
+
+def _numeric_keys(node, prefix=""):
+    for key, value in node.items():
+        if isinstance(value, dict):
+            yield from _numeric_keys(value, f"{prefix}{key}.")
+        elif isinstance(value, int | float | tuple | list) and not isinstance(value, bool):
+            if not isinstance(value, tuple | list) or (value and all(isinstance(v, int | float) for v in value)):
+                yield f"{prefix}{key}"
+
+
+def test_every_numeric_gpa_key_has_a_rule():
+    """A key added to gpa/config.py with a numeric value needs a range in CONFIG_RULES (or a reason not to)."""
+    detectron2_keys = set(_numeric_keys(get_cfg()))
+    cfg = get_cfg()
+    add_gpa_config(cfg)
+    ruled = {rule.key for rule in CONFIG_RULES}
+    unruled = sorted(set(_numeric_keys(cfg)) - detectron2_keys - ruled - UNBOUNDED_GPA_KEYS)
+    assert not unruled, f"gpa keys without a range rule: {unruled}"
+
+
 def test_every_rule_names_a_real_key():
     cfg, _ = load_config(TINY)
     for rule in CONFIG_RULES:
