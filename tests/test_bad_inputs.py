@@ -296,6 +296,22 @@ def test_bad_images_are_named(tmp_path, name, make, pattern):
     assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize("name, make, pattern", BAD_IMAGES[:3], ids=[b[0] for b in BAD_IMAGES[:3]])
+def test_training_mapper_names_bad_images(tmp_path, name, make, pattern):
+    from detectron2.config import get_cfg
+
+    from gpa.config import add_gpa_config
+    from gpa.data.mappers import PanopticLSJDatasetMapper
+
+    cfg = get_cfg()
+    add_gpa_config(cfg)
+    path = tmp_path / name
+    make(path)
+    with pytest.raises(ValueError, match=pattern) as info:
+        PanopticLSJDatasetMapper(cfg, is_train=True)({"file_name": str(path), "height": 8, "width": 8})
+    assert str(path) in str(info.value)
+
+
 def test_sixteen_bit_gray_png_is_scaled_not_saturated(tmp_path):
     from gpa.inference.images import load_image
 
@@ -307,6 +323,9 @@ def test_sixteen_bit_gray_png_is_scaled_not_saturated(tmp_path):
     assert rgb.dtype == np.uint8 and rgb.shape == (2, 3, 3)
     np.testing.assert_array_equal(rgb, np.repeat(expected[:, :, None], 3, axis=2))
     np.testing.assert_array_equal(load_image(Image.open(tmp_path / "gray16.png")), rgb)  # a PIL image too
+    from gpa.data.image_files import read_image_file
+
+    np.testing.assert_array_equal(read_image_file(tmp_path / "gray16.png", "BGR"), rgb[:, :, ::-1])  # training
 
 
 @pytest.mark.parametrize("text, pattern", [

@@ -4,7 +4,6 @@ finding image files from paths, folders and globs, and a Dataset that does the r
 from __future__ import annotations
 
 import glob
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,9 @@ import numpy as np
 import torch
 from detectron2.config import CfgNode
 from detectron2.data import transforms as T
-from detectron2.data.detection_utils import convert_PIL_to_numpy, read_image
-from PIL import Image, ImageOps
+from PIL import Image
+
+from gpa.data.image_files import pil_to_rgb, read_image_file
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -31,60 +31,12 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 GLOB_CHARACTERS = "*?["
 
 
-SIXTEEN_BIT_GRAY_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}  # PIL modes of 16-bit grayscale PNG / TIFF
-UNSCALED_MODES = {"I": "32-bit integer", "F": "32-bit float"}  # no known range: refused rather than guessed
-
-
-def _check_image_size(width: int, height: int, name: str) -> None:
-    """Refuse an image whose header declares more pixels than PIL's decompression-bomb limit."""
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit is not None and width * height > limit:
-        raise ValueError(f"image {name} declares {width}x{height} = {width * height} pixels, over the limit of "
-                         f"{limit} (PIL.Image.MAX_IMAGE_PIXELS; decoding it could exhaust memory); resize it first, "
-                         "or raise the limit if you trust the file")
-
-
-def _pil_to_rgb(image: Image.Image, name: str) -> np.ndarray:
-    """HxWx3 uint8 RGB of a PIL image; 16-bit gray is scaled to 8 bits (converting it directly saturates it)."""
-    if image.mode in UNSCALED_MODES:
-        raise ValueError(f"image {name} has {UNSCALED_MODES[image.mode]} pixels (PIL mode {image.mode}), whose range "
-                         "is unknown; convert it to 8-bit RGB or 16-bit grayscale first")
-    if image.mode in SIXTEEN_BIT_GRAY_MODES:
-        gray = np.asarray(image).astype(np.uint32)
-        gray = ((gray * 255 + 32767) // 65535).astype(np.uint8)  # 0..65535 -> 0..255, rounded
-        return np.repeat(gray[:, :, None], 3, axis=2)
-    return convert_PIL_to_numpy(image, "RGB")
-
-
 def _read_file(path: str | Path) -> np.ndarray:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image {path} does not exist")
-    try:
-        with warnings.catch_warnings():  # PIL warns above MAX_IMAGE_PIXELS; _check_image_size refuses instead
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:  # reads the header only
-                width, height, mode = image.width, image.height, image.mode
-    except Image.DecompressionBombError as err:
-        raise ValueError(f"image {path} is refused as a possible decompression bomb: {err}; resize it first") from err
-    except (OSError, ValueError, SyntaxError) as err:  # PIL raises SyntaxError for some corrupt headers
-        raise ValueError(f"cannot read image {path}: {err} (expected an image PIL can open: PNG, JPEG, ...)") from err
-    _check_image_size(width, height, str(path))
-    if mode in UNSCALED_MODES:
-        raise ValueError(f"image {path} has {UNSCALED_MODES[mode]} pixels (PIL mode {mode}), whose range is "
-                         "unknown; convert it to 8-bit RGB or 16-bit grayscale first")
-    try:
-        if mode in SIXTEEN_BIT_GRAY_MODES:
-            with Image.open(path) as image:
-                return _pil_to_rgb(ImageOps.exif_transpose(image), str(path))
-        return read_image(str(path), format="RGB")  # applies the EXIF orientation; converts L/LA/P/RGBA/CMYK
-    except (OSError, ValueError, SyntaxError) as err:
-        raise ValueError(f"cannot read image {path}: {err} (expected an image PIL can open: PNG, JPEG, ...)") from err
+    return read_image_file(path, "RGB")
 
 
 def _from_pil(image: Image.Image) -> np.ndarray:
-    _check_image_size(image.width, image.height, "given as a PIL image")
-    return _pil_to_rgb(image, "given as a PIL image")
+    return pil_to_rgb(image, "given as a PIL image")
 
 
 def _from_array(array: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from detectron2.data import MetadataCatalog
 from detectron2.data import detection_utils as utils
 from detectron2.structures import BitMasks, Instances
 
+from ..image_files import read_image_file
 from ..label_checks import LabelFileError, label_fix_hint, label_problems, read_label_file
 from .lsj import build_lsj_augmentation, transform_label_map
 
@@ -62,7 +63,7 @@ class SemanticDatasetMapper:
 
     def __call__(self, dataset_dict: dict) -> dict:
         record = copy.deepcopy(dataset_dict)
-        image = utils.read_image(record["file_name"], format=self.image_format)
+        image = read_image_file(record["file_name"], self.image_format)
         utils.check_image_size(record, image)
         aug_input = T.AugInput(image)
         transforms = self.augmentations(aug_input)
