@@ -117,9 +117,10 @@ def test_malicious_config_never_runs(tmp_path, request, entry, name, text, patte
     assert not marker.exists()
 
 
-def test_train_net_command_line_refuses_a_malicious_config_with_one_line(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--num-gpus", "2"]], ids=["one-process", "two-processes"])
+def test_train_net_command_line_refuses_a_malicious_config_with_one_line(tmp_path, extra):
     path, marker = _write_configs(tmp_path, MALICIOUS[0][1])
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / "train_net.py"), "--config-file", str(path)],
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "train_net.py"), "--config-file", str(path), *extra],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 1 and not marker.exists()
     assert f"error: {path}, line 2" in proc.stderr and "Traceback" not in proc.stderr

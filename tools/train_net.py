@@ -47,6 +47,8 @@ if __name__ == "__main__":
     args = default_argument_parser().parse_args()
     logging.getLogger("gpa").info(f"Command line arguments: {args}")
     try:
+        # checked here too, so a bad config fails with one line before any worker process starts
+        check_run(build_config(args.config_file, args.opts), args.eval_only, args.config_file)
         launch(
             main,
             args.num_gpus,
