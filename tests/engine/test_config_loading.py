@@ -127,6 +127,8 @@ def test_paths_that_are_not_config_files(tmp_path):
         load_config(tmp_path / "missing.yaml")
     with pytest.raises(IsADirectoryError, match=f"config file {tmp_path} is a folder"):
         load_config(tmp_path)
+    with pytest.raises(ValueError, match="config file /dev/zero is not a regular file"):
+        load_config("/dev/zero")  # would never end if read
     big = tmp_path / "big.yaml"
     big.write_text("# " + "x" * (1 << 20) + "\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="big.yaml is .* bytes, over the"):
