@@ -313,6 +313,25 @@ def test_training_mapper_names_bad_images(tmp_path, name, make, pattern):
     assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize("shape, pattern", [
+    ((0, 0, 3), "the image is empty \\(0x0 pixels\\)"),
+    ((0, 5, 3), "the image is empty \\(5x0 pixels\\)"),
+    ((1, 10000, 3), "an image of 10000x1 pixels cannot be resized .* it would be 160x0\\); crop it"),
+])
+def test_empty_and_extremely_elongated_images_are_explained(tmp_path, shape, pattern):
+    from gpa.inference.images import ImageFiles, ImagePreprocessor, load_image
+
+    preprocessor = ImagePreprocessor(96, 160)
+    with pytest.raises(ValueError, match=pattern):
+        preprocessor(load_image(np.zeros(shape, np.uint8)))
+    if 0 not in shape:  # a file: the error names it
+        path = tmp_path / "strip.png"
+        Image.fromarray(np.zeros(shape, np.uint8)).save(path)
+        with pytest.raises(ValueError, match=f"image {path}: {pattern}"):
+            ImageFiles([path], preprocessor)[0]
+    assert preprocessor(load_image(np.zeros((5, 1, 3), np.uint8)))["image"].shape == (3, 160, 32)  # elongated, fine
+
+
 def test_sixteen_bit_gray_png_is_scaled_not_saturated(tmp_path):
     from gpa.inference.images import load_image
 

@@ -20,9 +20,9 @@ __all__ = [
     "EIGHT_BIT_MODES",
     "LabelFileError",
     "checked_label_reader",
-    "image_size",
     "label_fix_hint",
     "label_problems",
+    "read_image_size",
     "read_label_file",
 ]
 
@@ -76,7 +76,7 @@ EXIF_ORIENTATION = 0x0112  # orientations 5..8 rotate by 90 degrees: detectron2'
 TRANSPOSING_ORIENTATIONS = {5, 6, 7, 8}
 
 
-def image_size(path: str | Path) -> tuple[int, int]:
+def read_image_size(path: str | Path) -> tuple[int, int]:
     """(height, width) of an image as detectron2's read_image returns it (EXIF rotation applied), from its header."""
     try:
         with Image.open(path) as image:
@@ -114,7 +114,7 @@ def checked_label_reader(dataset_name: str) -> Callable[..., np.ndarray]:
 
     def read(path: str, dtype=int) -> np.ndarray:
         labels, mode = read_label_file(path)
-        size = image_size(image_of[str(path)]) if str(path) in image_of else None
+        size = read_image_size(image_of[str(path)]) if str(path) in image_of else None
         problems = label_problems(path, labels, mode, num_classes, ignore, size)
         if problems:
             raise LabelFileError(f"dataset '{dataset_name}': {problems[0][1]}; {fix}")

@@ -11,7 +11,7 @@ from PIL import Image
 from tabulate import tabulate
 from tqdm import tqdm
 
-from .label_checks import LabelFileError, image_size, label_fix_hint, label_problems, read_label_file
+from .label_checks import LabelFileError, label_fix_hint, label_problems, read_image_size, read_label_file
 
 __all__ = ["DatasetReport", "format_reports", "verify_dataset"]
 
@@ -102,7 +102,7 @@ def verify_dataset(name: str, max_files: int | None = None, show_progress: bool 
             problems.add("missing", f"{record['file_name']}: image missing")
             continue
         try:
-            size = image_size(record["file_name"])
+            size = read_image_size(record["file_name"])
         except LabelFileError as err:
             problems.add("unreadable", str(err))
             continue

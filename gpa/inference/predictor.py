@@ -137,7 +137,14 @@ class Predictor:
         """Segment one image (a path, a PIL image or an HxWx3 uint8 RGB array) into the vocabulary's classes."""
         check_task(task)
         vocab = self.vocabulary(vocabulary, stuff)
-        return self._run([self.preprocessor(load_image(image))], vocab, task)[0]
+        rgb = load_image(image)
+        try:
+            inputs = self.preprocessor(rgb)
+        except ValueError as err:
+            if isinstance(image, str | Path):
+                raise ValueError(f"image {image}: {err}") from err
+            raise
+        return self._run([inputs], vocab, task)[0]
 
     def predict_files(
         self,

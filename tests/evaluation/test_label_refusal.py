@@ -15,7 +15,7 @@ from detectron2.evaluation.sem_seg_evaluation import load_image_into_numpy_array
 from PIL import Image
 
 from gpa.data.datasets import datasets_root, register_builtin_datasets
-from gpa.data.label_checks import LabelFileError, checked_label_reader, image_size, label_problems
+from gpa.data.label_checks import LabelFileError, checked_label_reader, label_problems, read_image_size
 from gpa.data.mappers import SemanticDatasetMapper
 from gpa.data.preparation import ade20k, pascal
 from gpa.data.verification import verify_dataset
@@ -101,7 +101,7 @@ def test_evaluation_refuses_what_verify_refuses(corrupted, eval_cfg):
     evaluator = build_evaluator(eval_cfg, name)
     evaluator.reset()
     evaluator.process(records[1:], semantic_outputs(records[1:], num_classes))  # good files are scored
-    prediction = {"sem_seg": torch.zeros(num_classes, *image_size(records[0]["file_name"]))}
+    prediction = {"sem_seg": torch.zeros(num_classes, *read_image_size(records[0]["file_name"]))}
     with pytest.raises(LabelFileError, match=pattern) as info:  # ... and so does the evaluation
         evaluator.process(records[:1], [prediction])
     message = str(info.value)
