@@ -277,3 +277,8 @@ def test_device_availability(monkeypatch):
         check_device("cuda", "MODEL.DEVICE of x.yaml")
     with pytest.raises(ValueError, match="device 'meta' is not supported"):
         check_device("meta")
+    monkeypatch.setitem(validation.DEVICE_KINDS, "cuda", lambda: True)
+    monkeypatch.setattr(validation.torch.cuda, "device_count", lambda: 2)
+    assert check_device("cuda:1") == "cuda:1"
+    with pytest.raises(ValueError, match=r"device 'cuda:2' \(MODEL.DEVICE\) does not exist: torch sees 2 GPU"):
+        check_device("cuda:2")
