@@ -440,3 +440,21 @@ def test_prepare_pascal_context_names_a_damaged_mat_file(tmp_path, content, patt
     with pytest.raises(ValueError, match=pattern) as info:
         pascal.main_context(["--root", str(tmp_path), "--splits", "val", "train"])
     assert str(mat) in str(info.value)
+
+
+def test_training_mapper_names_a_panoptic_png_of_the_wrong_size(damaged_coco):
+    from detectron2.config import get_cfg
+    from detectron2.data import DatasetCatalog
+
+    from gpa.config import add_gpa_config
+    from gpa.data.mappers import PanopticLSJDatasetMapper
+
+    _, register = damaged_coco
+    register()
+    record = DatasetCatalog.get("test_damaged_coco")[0]
+    png = Path(record["pan_seg_file_name"])
+    Image.fromarray(np.asarray(Image.open(png))[:-3]).save(png)
+    cfg = get_cfg()
+    add_gpa_config(cfg)
+    with pytest.raises(ValueError, match=f"{png}: the panoptic PNG is .* but its image .* is"):
+        PanopticLSJDatasetMapper(cfg, is_train=True)(record)

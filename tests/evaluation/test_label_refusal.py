@@ -125,7 +125,7 @@ def test_unreadable_label_file_is_named(datasets, tmp_path):
         checked_label_reader(ADE)(str(tmp_path / "none.png"))
 
 
-@pytest.mark.parametrize("corrupted", CORRUPTIONS[:3], ids=[c[0] for c in CORRUPTIONS[:3]], indirect=True)
+@pytest.mark.parametrize("corrupted", CORRUPTIONS[:4], ids=[c[0] for c in CORRUPTIONS[:4]], indirect=True)
 def test_training_refuses_bad_labels(corrupted, datasets):
     (_, name, _, pattern), path = corrupted
     from detectron2.config import get_cfg

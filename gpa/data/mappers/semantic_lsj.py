@@ -65,6 +65,7 @@ class SemanticDatasetMapper:
         record = copy.deepcopy(dataset_dict)
         image = read_image_file(record["file_name"], self.image_format)
         utils.check_image_size(record, image)
+        image_size = image.shape[:2]
         aug_input = T.AugInput(image)
         transforms = self.augmentations(aug_input)
         image = aug_input.image
@@ -80,9 +81,12 @@ class SemanticDatasetMapper:
         dataset = record.get("dataset_name", "")
         num_classes = self._num_classes(dataset)
         if num_classes is not None:
-            problems = label_problems(label_path, labels, mode, num_classes, self.ignore_label)
+            problems = label_problems(label_path, labels, mode, num_classes, self.ignore_label, image_size)
         elif labels.ndim != 2:
             problems = [("shape", f"{label_path}: labels must be single-channel, got shape {labels.shape}")]
+        elif labels.shape != image_size:
+            problems = [("size", f"{label_path}: labels are {labels.shape[1]}x{labels.shape[0]} but the image is "
+                                 f"{image_size[1]}x{image_size[0]}")]
         else:
             problems = []
         if problems:
