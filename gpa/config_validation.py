@@ -197,9 +197,6 @@ CROSS_RULES: tuple[CrossRule, ...] = (
     CrossRule(("MODEL.PIXEL_MEAN", "MODEL.PIXEL_STD"), lambda c: len(c.MODEL.PIXEL_MEAN) == len(c.MODEL.PIXEL_STD) == 3,
               lambda c: f"MODEL.PIXEL_MEAN and MODEL.PIXEL_STD need one value per RGB channel (3 each), got "
                         f"{len(c.MODEL.PIXEL_MEAN)} and {len(c.MODEL.PIXEL_STD)}"),
-    CrossRule(("SOLVER.WARMUP_ITERS", "SOLVER.MAX_ITER"), lambda c: c.SOLVER.WARMUP_ITERS <= c.SOLVER.MAX_ITER,
-              lambda c: f"SOLVER.WARMUP_ITERS ({c.SOLVER.WARMUP_ITERS}) must be <= SOLVER.MAX_ITER "
-                        f"({c.SOLVER.MAX_ITER})"),
 )
 
 
