@@ -107,7 +107,8 @@ CONFIG_RULES: tuple[Rule, ...] = _rules([
     ("SOLVER.AMP.DTYPE", one_of("float16", "bfloat16")),
     ("SOLVER.CLIP_GRADIENTS.CLIP_TYPE", one_of("value", "norm", "full_model")),
     ("SOLVER.CLIP_GRADIENTS.CLIP_VALUE", number(0.0, low_open=True)),
-    ("SOLVER.CLIP_GRADIENTS.NORM_TYPE", number(0.0, low_open=True)),
+    ("SOLVER.CLIP_GRADIENTS.NORM_TYPE", (lambda v: _is_number(v) and v > 0 or v == math.inf,
+                                         "a number > 0, or inf (the max norm)")),
     ("TEST.EVAL_PERIOD", NON_NEGATIVE),
     ("DATALOADER.NUM_WORKERS", NON_NEGATIVE),
     # inputs

@@ -163,6 +163,7 @@ BAD_VALUES = [
     ("SOLVER.OPTIMIZER", "'ADAM'", "'SGD'"),
     ("SOLVER.AMP.DTYPE", "'float8'", "'bfloat16'"),
     ("SOLVER.CLIP_GRADIENTS.CLIP_VALUE", "0.0", "1.0"),
+    ("SOLVER.CLIP_GRADIENTS.NORM_TYPE", "0.0", "1e999"),  # inf: the max norm
     ("TEST.EVAL_PERIOD", "-1", "0"),
     ("DATALOADER.NUM_WORKERS", "-1", "0"),
     ("INPUT.IMAGE_SIZE", "0", "32"),
