@@ -202,7 +202,7 @@ DEMO_OPTIONS = [
     (["--confidence-threshold", "nan"], "--confidence-threshold: nan is out of range"),
     (["--confidence-threshold", "-0.1"], "--confidence-threshold: -0.1 is out of range"),
     (["--confidence-threshold", "0.3", "--task", "panoptic"], "--confidence-threshold filters instance results only"),
-    (["--video-fps", "0"], "--video-fps: 0.0 is out of range; valid: a number in (0.0, 1000.0]"),
+    (["--video-fps", "0"], "--video-fps: 0.0 is out of range; valid: a number in (0.0, inf)"),
     (["--video-fps", "-25"], "--video-fps: -25.0 is out of range"),
     (["--batch-size", "0"], "--batch-size: 0 is out of range; valid: an integer >= 1"),
     (["--num-workers", "-1"], "--num-workers: -1 is out of range; valid: an integer >= 0"),

@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="DataLoader workers reading and resizing images")
     parser.add_argument("--vis-scale", type=bounded_float(0.0, 100.0, low_open=True), default=1.0,
                         help="size of the drawings relative to the image (above 1 for small images)")
-    parser.add_argument("--video-fps", type=bounded_float(0.0, 1000.0, low_open=True), default=None,
+    parser.add_argument("--video-fps", type=bounded_float(0.0, low_open=True), default=None,
                         help="output frame rate (default: the input's)")
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides: KEY VALUE ...")
     return parser
