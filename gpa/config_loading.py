@@ -84,6 +84,8 @@ def _parse(path: Path) -> dict[str, Any]:
         data = yaml.load(text, Loader=_PlainConfigLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as err:
         raise _yaml_error(path, err) from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"config file {path} nests lists or mappings too deeply to be a config") from None
     _check_expanded_size(data, path)
     if data is None:
         raise ConfigError(f"config file {path} is empty (or only comments); a config is a mapping such as "

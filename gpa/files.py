@@ -42,6 +42,8 @@ def read_json(path: str | Path, what: str) -> Any:
             text.rstrip()) else ""
         raise ValueError(f"{what} {path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
                          f"{truncated}") from None
+    except RecursionError:
+        raise ValueError(f"{what} {path} nests JSON arrays or objects too deeply to be read") from None
 
 
 def require_fields(data: Any, fields: tuple[str, ...], path: str | Path, what: str) -> dict:

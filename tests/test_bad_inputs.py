@@ -351,6 +351,7 @@ def test_sixteen_bit_gray_png_is_scaled_not_saturated(tmp_path):
 @pytest.mark.parametrize("text, pattern", [
     ('{"categories": [', "line 1, column 17 .*looks truncated"),
     ('{"categories": [}', "Expecting value at line 1"),
+    ('{"categories": ' + "[" * 100000, "nests JSON arrays or objects too deeply"),
     ("[]", "holds a JSON list, expected an object with \\['categories'\\]"),
     ('{"images": []}', "lacks the field\\(s\\) \\['categories'\\]"),
     (b'{"categories": ["caf\xe9"]}', "is not UTF-8 text"),

@@ -92,6 +92,7 @@ BAD_FILES = [
      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
      "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", "expands to more than 100000 values"),
     ("recursive.yaml", "a: &a [*a]\n", "expands to more than"),
+    ("deep.yaml", "SEED: " + "[" * 50000 + "\n", "nests lists or mappings too deeply"),
     ("syntax.yaml", "SOLVER:\n  MAX_ITER: [1, 2\n", "line \\d+, column \\d+: not a valid config file"),
     ("tabs.yaml", "SOLVER:\n\tMAX_ITER: 1\n", "line 2, column \\d+: not a valid config file"),
     ("python_name.yaml", "SOLVER: !!python/name:os.system\n", "line 1, .*the tag .*python/name:os.system"),
