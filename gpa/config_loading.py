@@ -24,6 +24,7 @@ __all__ = ["BASE_KEY", "ConfigError", "load_config", "merge_config_file", "merge
 
 BASE_KEY = "_BASE_"
 MAX_CONFIG_BYTES = 1 << 20  # configs are a few KiB; a bigger file is not a config
+MAX_CONFIG_VALUES = 100_000  # values of a config with aliases expanded; a real config has a few hundred
 CONFIG_HINT = "gpa's keys are listed in gpa/config.py, detectron2's in detectron2/config/defaults.py"
 
 
@@ -33,9 +34,6 @@ class ConfigError(ValueError):
 
 class _DuplicateKey(yaml.MarkedYAMLError):
     pass
-
-
-MAX_CONFIG_VALUES = 100_000  # values of a config with aliases expanded; a real config has a few hundred
 
 
 class _PlainConfigLoader(yaml.SafeLoader):

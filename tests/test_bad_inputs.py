@@ -54,6 +54,8 @@ MALICIOUS = [
      "python/object/new:builtins.open"),
     ("apply-as-key", "_BASE_: {tiny}\n? !!python/object/apply:builtins.open ['{marker}', 'w']\n: 1\n",
      "python/object/apply"),
+    ("tag-directive", "%TAG !p! tag:yaml.org,2002:python/\n---\n_BASE_: {tiny}\n"
+                      "SEED: !p!object/apply:builtins.open ['{marker}', 'w']\n", "line 4, .*python/object/apply"),
     ("apply-in-list", "_BASE_: {tiny}\nSOLVER:\n  STEPS: [1, !!python/object/apply:builtins.open ['{marker}', 'w']]\n",
      "line 3, .*python/object/apply"),
 ]
@@ -105,6 +107,18 @@ def _run_entry_point(entry, request, path, opts=()):
     if entry == "demo":
         return _through_demo(request.getfixturevalue("demo"), path, opts)
     return _through_predictor(path, opts)
+
+
+@pytest.mark.parametrize("name, text, pattern", MALICIOUS, ids=[m[0] for m in MALICIOUS])
+def test_each_malicious_config_is_a_real_attack(tmp_path, name, text, pattern):
+    """Read with yaml.unsafe_load (what detectron2's merge_from_file falls back to) each file creates its marker."""
+    import yaml
+
+    path, marker = _write_configs(tmp_path, text)
+    loaded = yaml.unsafe_load(path.read_text(encoding="utf-8"))
+    if not marker.exists():  # the payload sits in the _BASE_ file
+        yaml.unsafe_load((tmp_path / loaded["_BASE_"]).read_text(encoding="utf-8"))
+    assert marker.exists()
 
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
