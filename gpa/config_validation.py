@@ -91,6 +91,7 @@ CONFIG_RULES: tuple[Rule, ...] = _rules([
     ("SOLVER.IMS_PER_BATCH", POSITIVE),
     ("SOLVER.CHECKPOINT_PERIOD", POSITIVE),
     ("SOLVER.LOG_PERIOD", POSITIVE),
+    ("SOLVER.CHECKPOINT_KEEP_LAST", NON_NEGATIVE),
     ("SOLVER.BASE_LR", number(0.0, low_open=True)),
     ("SOLVER.MOMENTUM", number(0.0, 1.0, high_open=True)),
     ("SOLVER.WEIGHT_DECAY", WEIGHT),
@@ -159,6 +160,7 @@ CONFIG_RULES: tuple[Rule, ...] = _rules([
     ("MODEL.MASK_FORMER.TEST.DETECTIONS_PER_IMAGE", POSITIVE),
     # GPA heads and the ensemble
     ("MODEL.GPA.IN_VOCAB_LOGIT_SCALE_MAX", number(0.0, low_open=True)),
+    ("MODEL.GPA.OUT_VOCAB_LOGIT_SCALE_MAX", number(0.0, low_open=True)),
     ("MODEL.GPA.CFA.CONTEXT_DIM", POSITIVE),
     ("MODEL.GPA.CFA.NUM_CONTEXT_BLOCKS", NON_NEGATIVE),
     ("MODEL.GPA.CFA.NUM_MAPS", POSITIVE),
