@@ -9,14 +9,16 @@ import argparse
 import sys
 
 import gpa.data  # noqa: F401  (registers the builtin datasets)
+from gpa.argument_types import bounded_int
 from gpa.data.verification import format_reports, verify_dataset
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="+", help="registered dataset names (see datasets/README.md)")
-    parser.add_argument("--max-files", type=int, default=None, help="check only the first N images of each")
-    args = parser.parse_args()
+    parser.add_argument("--max-files", type=bounded_int(1, note=" (leave the option out to check every image)"),
+                        default=None, help="check only the first N images of each (N >= 1)")
+    args = parser.parse_args(argv)
     reports = [verify_dataset(name, args.max_files) for name in args.names]
     print(format_reports(reports))
     return 0 if all(r.ok for r in reports) else 1

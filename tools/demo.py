@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from gpa.argument_types import bounded_float, bounded_int
 from gpa.inference import (
     BUILTIN_VOCABULARIES,
     PRECISIONS,
@@ -37,6 +38,8 @@ from gpa.inference.export import save_outputs
 from gpa.inference.result import PredictionResult
 from gpa.inference.video import VideoReader, VideoWriter
 from gpa.inference.visualization import draw_result, vocabulary_metadata
+
+DEFAULT_CONFIDENCE = 0.5  # --confidence-threshold of the instance task
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,13 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     classes.add_argument("--builtin-vocabulary", choices=list(BUILTIN_VOCABULARIES), help="a named class list")
     parser.add_argument("--stuff", default="", help='classes of --vocabulary(-file) that are stuff: "sky;road"')
     parser.add_argument("--task", choices=list(TASKS), default="panoptic")
-    parser.add_argument("--confidence-threshold", type=float, default=0.5,
-                        help="instance task: keep instances scoring at least this")
-    parser.add_argument("--batch-size", type=int, default=1, help="images per model call")
-    parser.add_argument("--num-workers", type=int, default=2, help="DataLoader workers reading and resizing images")
-    parser.add_argument("--vis-scale", type=float, default=1.0,
+    parser.add_argument("--confidence-threshold", type=bounded_float(0.0, 1.0), default=None,
+                        help=f"instance task: keep instances scoring at least this (default {DEFAULT_CONFIDENCE})")
+    parser.add_argument("--batch-size", type=bounded_int(1), default=1, help="images per model call")
+    parser.add_argument("--num-workers", type=bounded_int(0), default=2,
+                        help="DataLoader workers reading and resizing images")
+    parser.add_argument("--vis-scale", type=bounded_float(0.0, 100.0, low_open=True), default=1.0,
                         help="size of the drawings relative to the image (above 1 for small images)")
-    parser.add_argument("--video-fps", type=float, default=None, help="output frame rate (default: the input's)")
+    parser.add_argument("--video-fps", type=bounded_float(0.0, low_open=True), default=None,
+                        help="output frame rate (default: the input's)")
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides: KEY VALUE ...")
     return parser
 
@@ -94,7 +99,10 @@ def check_unique_stems(paths: Sequence[Path]) -> None:
 
 
 def keep(result: PredictionResult, args: argparse.Namespace) -> PredictionResult:
-    return result.filter_by_score(args.confidence_threshold) if result.task == "instance" else result
+    if result.task != "instance":
+        return result
+    threshold = DEFAULT_CONFIDENCE if args.confidence_threshold is None else args.confidence_threshold
+    return result.filter_by_score(threshold)
 
 
 def run_images(predictor: Predictor, args: argparse.Namespace, vocabulary, stuff: list[str]) -> None:
@@ -142,7 +150,12 @@ def run_video(predictor: Predictor, args: argparse.Namespace, vocabulary, stuff:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        parser.error(f"--output {args.output} is a file; it must be a folder (created if missing)")
+    if args.confidence_threshold is not None and args.task != "instance":
+        parser.error(f"--confidence-threshold filters instance results only; it does nothing for --task {args.task}")
     vocabulary, stuff = vocabulary_from_args(args)
     predictor = Predictor(args.config_file, args.weights, device=args.device, opts=args.opts,
                           precision=args.precision)

@@ -11,11 +11,10 @@ from PIL import Image
 from tabulate import tabulate
 from tqdm import tqdm
 
-from .datasets.builtin import BUILTIN_DATASETS
+from .label_checks import LabelFileError, label_fix_hint, label_problems, read_image_size, read_label_file
 
 __all__ = ["DatasetReport", "format_reports", "verify_dataset"]
 
-EIGHT_BIT_MODES = {"1", "L", "P"}
 MAX_LISTED = 5  # problems of one kind listed per dataset before summarising
 
 
@@ -32,13 +31,6 @@ class DatasetReport:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def _fix_hint(name: str) -> str:
-    for row in BUILTIN_DATASETS:
-        if row.name == name and "sem_seg_root" in row.made_by:
-            return row.made_by["sem_seg_root"]
-    return "re-create the labels (see datasets/README.md)"
 
 
 class _Problems:
@@ -61,28 +53,14 @@ class _Problems:
 
 def _check_labels(path: Path, image_size: tuple[int, int] | None, num_classes: int, ignore: int,
                   report: DatasetReport, problems: _Problems, hint: str) -> None:
-    with Image.open(path) as label_image:
-        mode = label_image.mode
-        labels = np.array(label_image)
+    labels, mode = read_label_file(path)
     report.label_modes.add(mode)
-    if ignore > 255 and mode in EIGHT_BIT_MODES:
-        problems.add("bit-depth", f"{path}: 8-bit labels ({mode}) but this dataset needs 16-bit files (ignore label "
-                                  f"{ignore}, {num_classes} classes; 8 bits wrap ids above 255); fix: {hint}")
-        return
-    if labels.ndim != 2:
-        problems.add("shape", f"{path}: labels must be single-channel, got shape {labels.shape}; fix: {hint}")
-        return
-    if image_size is not None and labels.shape != image_size:
-        problems.add("size", f"{path}: labels are {labels.shape[1]}x{labels.shape[0]} but the image is "
-                             f"{image_size[1]}x{image_size[0]}")
-    values = np.unique(labels)
-    bad = [int(v) for v in values if not (0 <= v < num_classes or v == ignore)]
-    if bad:
-        why = (f" - values reach {num_classes}, the number of classes: the labels look 1-based (not shifted to "
-               "0-based) or the class list misses a class" if values.max() == num_classes else "")
-        problems.add("range", f"{path}: label values {bad[:8]} are outside 0..{num_classes - 1} (ignore {ignore}) "
-                              f"of the {num_classes}-class list{why}; fix: {hint}")
-    report.classes_seen.update(int(v) for v in values if 0 <= v < num_classes)
+    found = label_problems(path, labels, mode, num_classes, ignore, image_size)
+    for kind, message in found:
+        problems.add(kind, message if kind == "size" else f"{message}; fix: {hint}")
+    if not any(kind in ("bit-depth", "shape") for kind, _ in found):
+        values = np.unique(labels)
+        report.classes_seen.update(int(v) for v in values if 0 <= v < num_classes)
 
 
 def _check_panoptic(record: dict, problems: _Problems) -> None:
@@ -96,6 +74,8 @@ def _check_panoptic(record: dict, problems: _Problems) -> None:
 
 def verify_dataset(name: str, max_files: int | None = None, show_progress: bool = True) -> DatasetReport:
     """Load `name`, then check every record's files (or the first `max_files`)."""
+    if max_files is not None and (isinstance(max_files, bool) or not isinstance(max_files, int) or max_files < 1):
+        raise ValueError(f"max_files must be a positive number of images (or None for all), got {max_files!r}")
     report = DatasetReport(name)
     try:
         records = DatasetCatalog.get(name)
@@ -105,7 +85,7 @@ def verify_dataset(name: str, max_files: int | None = None, show_progress: bool 
         report.problems.append(str(error).strip("'\""))
         return report
     ignore = meta.get("ignore_label", 255)
-    hint = _fix_hint(name)
+    hint = label_fix_hint(name)
     problems = _Problems(report)
     report.images = len(records)
     image_root = meta.get("image_root")
@@ -121,15 +101,21 @@ def verify_dataset(name: str, max_files: int | None = None, show_progress: bool 
         if not Path(record["file_name"]).is_file():
             problems.add("missing", f"{record['file_name']}: image missing")
             continue
-        with Image.open(record["file_name"]) as image:
-            size = (image.height, image.width)
+        try:
+            size = read_image_size(record["file_name"])
+        except LabelFileError as err:
+            problems.add("unreadable", str(err))
+            continue
         if "sem_seg_file_name" in record:
             path = Path(record["sem_seg_file_name"])
             if not path.is_file():
                 problems.add("missing", f"{path}: label file missing; fix: {hint}")
             else:
                 report.labels += 1
-                _check_labels(path, size, report.num_classes, ignore, report, problems, hint)
+                try:
+                    _check_labels(path, size, report.num_classes, ignore, report, problems, hint)
+                except LabelFileError as err:
+                    problems.add("unreadable", f"{err}; fix: {hint}")
         if "pan_seg_file_name" in record:
             if not Path(record["pan_seg_file_name"]).is_file():
                 problems.add("missing", f"{record['pan_seg_file_name']}: panoptic PNG missing")

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gpa.files import read_text
+
 __all__ = ["Vocabulary", "parse_class_string", "read_class_file"]
 
 
@@ -27,7 +29,7 @@ def read_class_file(path: str | Path) -> list[tuple[int, tuple[str, ...]]]:
         raise FileNotFoundError(f"class file {path} does not exist; write one `id:name,synonym,...` line per class")
     entries: list[tuple[int, tuple[str, ...]]] = []
     seen: dict[int, int] = {}
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, raw in enumerate(read_text(path, "class file").splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from detectron2.config import CfgNode, get_cfg
+from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog
 
-from gpa.config import add_gpa_config
+from gpa.config_loading import ConfigError, load_config
+from gpa.config_validation import check_device
 
-__all__ = ["build_config", "check_dataset_names"]
+__all__ = ["build_config", "check_dataset_names", "check_run"]
 
 DATASETS_README = "datasets/README.md"
 
@@ -28,17 +29,30 @@ def check_dataset_names(cfg: CfgNode) -> None:
                 )
 
 
+def check_run(cfg: CfgNode, eval_only: bool, config_name: str = "the config") -> None:
+    """What a train_net run needs beyond a valid config: a usable MODEL.DEVICE, and DATASETS.TRAIN to train or
+    DATASETS.TEST to evaluate (an empty list would fail deep in detectron2, or evaluate nothing and exit 0)."""
+    try:
+        check_device(cfg.MODEL.DEVICE, f"MODEL.DEVICE of {config_name}")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if not eval_only and cfg.TEST.EVAL_PERIOD > 0 and not cfg.DATASETS.TEST:
+        raise ConfigError(f"TEST.EVAL_PERIOD is {cfg.TEST.EVAL_PERIOD} but DATASETS.TEST is empty, so the periodic "
+                          "evaluations would evaluate nothing; name the datasets or set TEST.EVAL_PERIOD 0")
+    key = "TEST" if eval_only else "TRAIN"
+    if not cfg.DATASETS.get(key):
+        what = "--eval-only evaluates" if eval_only else "training reads"
+        example = "gpa_toy_val" if eval_only else "gpa_toy_train"
+        raise ConfigError(f"DATASETS.{key} is empty, but {what} its datasets; name at least one, e.g. "
+                          f"DATASETS.{key} \"('{example}',)\" (see {DATASETS_README})")
+
+
 def build_config(config_file: str | Path, opts: Sequence[str] = ()) -> CfgNode:
-    """get_cfg + add_gpa_config + the YAML file + `KEY VALUE` overrides, checked and frozen."""
+    """The config of a training / evaluation run: gpa's defaults, the YAML file (read without running anything),
+    `KEY VALUE` overrides; every value range-checked, the datasets registered; frozen."""
     import gpa.data  # noqa: F401  (registers the builtin datasets)
 
-    path = Path(config_file)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {str(config_file)!r} does not exist; the configs are under configs/")
-    cfg = get_cfg()
-    add_gpa_config(cfg)
-    cfg.merge_from_file(str(path))
-    cfg.merge_from_list(list(opts))
+    cfg, _ = load_config(config_file, opts)
     check_dataset_names(cfg)
     from gpa.data import apply_class_file_overrides
 

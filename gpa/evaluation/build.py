@@ -7,6 +7,8 @@ from collections.abc import Callable
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator, DatasetEvaluators, SemSegEvaluator
 
+from gpa.data.label_checks import checked_label_reader
+
 from .cityscapes_instance import CityscapesInstanceAPEvaluator
 from .class_split import ClassSplitPanopticEvaluator, ClassSplitSemSegEvaluator, has_class_split
 from .instance_ap import InstanceAPEvaluator
@@ -32,9 +34,12 @@ def _miou(name: str, output_dir: str | None) -> DatasetEvaluator:
     if not MetadataCatalog.get(name).get("sem_seg_root"):
         raise ValueError(f"dataset '{name}' has no semantic labels (metadata 'sem_seg_root'), so mIoU cannot be "
                          "computed; register it with sem_seg_root=... or set MODEL.MASK_FORMER.TEST.SEMANTIC_ON False")
+    # labels are checked as they are read (1-based ids, out-of-range values, 8-bit where 16 are needed, colour
+    # PNGs), so a wrong label file is refused instead of scored
+    read_labels = checked_label_reader(name)
     if has_class_split(name):  # metadata "unseen_classes": also mIoU on seen / unseen classes
-        return ClassSplitSemSegEvaluator(name, distributed=True, output_dir=output_dir)
-    return SemSegEvaluator(name, distributed=True, output_dir=output_dir)
+        return ClassSplitSemSegEvaluator(name, distributed=True, output_dir=output_dir, sem_seg_loading_fn=read_labels)
+    return SemSegEvaluator(name, distributed=True, output_dir=output_dir, sem_seg_loading_fn=read_labels)
 
 
 def _coco_ap(name: str, output_dir: str | None) -> DatasetEvaluator:

@@ -27,6 +27,8 @@ from detectron2.utils import comm
 from panopticapi.evaluation import PQStat, pq_compute_multi_core
 from tabulate import tabulate
 
+from gpa.files import read_json, require_fields
+
 __all__ = [
     "CLASS_SPLIT_METRICS",
     "ClassSplitPanopticEvaluator",
@@ -159,8 +161,8 @@ class ClassSplitPanopticEvaluator(COCOPanopticEvaluator):
         predictions = list(itertools.chain(*comm.gather(self._predictions)))
         if not comm.is_main_process():
             return None
-        with open(self._metadata.panoptic_json, encoding="utf-8") as f:
-            gt_json = json.load(f)
+        gt_json = require_fields(read_json(self._metadata.panoptic_json, "panoptic ground truth"),
+                                 ("categories", "annotations"), self._metadata.panoptic_json, "panoptic ground truth")
         categories = {c["id"]: c for c in gt_json["categories"]}
         by_image = {p["image_id"]: p for p in predictions}
         gt_annotations = [a for a in gt_json["annotations"] if a["image_id"] in by_image]

@@ -1,6 +1,9 @@
 """Mask AP with pycocotools (detectron2's COCOEvaluator) for models predicting over all classes."""
 from __future__ import annotations
 
+import json
+
+from detectron2.data import MetadataCatalog
 from detectron2.evaluation import COCOEvaluator
 
 from .evaluated_images import metadata_view
@@ -17,8 +20,13 @@ class InstanceAPEvaluator(COCOEvaluator):
     """
 
     def __init__(self, dataset_name: str, output_dir: str | None = None, max_dets_per_image: int = 100) -> None:
-        super().__init__(dataset_name, tasks=("segm",), distributed=True, output_dir=output_dir,
-                         max_dets_per_image=max_dets_per_image)
+        try:
+            super().__init__(dataset_name, tasks=("segm",), distributed=True, output_dir=output_dir,
+                             max_dets_per_image=max_dets_per_image)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:  # pycocotools' message names no file
+            json_file = MetadataCatalog.get(dataset_name).get("json_file")
+            raise ValueError(f"dataset '{dataset_name}': instance annotations {json_file} cannot be read as UTF-8 "
+                             f"JSON ({err}); is the file complete? Re-create or re-download it") from err
         # pycocotools' loadRes copies the ground truth's "info", which instance JSONs made for Mask2Former's
         # ADE20K layout lack; an empty one keeps those files usable.
         self._coco_api.dataset.setdefault("info", {})

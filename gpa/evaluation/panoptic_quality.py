@@ -8,6 +8,8 @@ import tempfile
 from detectron2.evaluation import COCOPanopticEvaluator
 from detectron2.utils import comm
 
+from gpa.files import read_json, require_fields
+
 from .evaluated_images import gather_image_ids, metadata_view
 
 __all__ = ["PanopticQualityEvaluator"]
@@ -33,8 +35,8 @@ class PanopticQualityEvaluator(COCOPanopticEvaluator):
         full = self._metadata
         with tempfile.TemporaryDirectory(prefix="gpa_pq_gt") as tmp:
             if comm.is_main_process():
-                with open(full.panoptic_json, encoding="utf-8") as f:
-                    gt = json.load(f)
+                gt = require_fields(read_json(full.panoptic_json, "panoptic ground truth"), ("images", "annotations"),
+                                    full.panoptic_json, "panoptic ground truth")
                 if {a["image_id"] for a in gt["annotations"]} != evaluated:
                     gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] in evaluated]
                     gt["images"] = [i for i in gt["images"] if i["id"] in evaluated]

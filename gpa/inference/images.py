@@ -12,8 +12,9 @@ import numpy as np
 import torch
 from detectron2.config import CfgNode
 from detectron2.data import transforms as T
-from detectron2.data.detection_utils import convert_PIL_to_numpy, read_image
 from PIL import Image
+
+from gpa.data.image_files import pil_to_rgb, read_image_file
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -31,17 +32,11 @@ GLOB_CHARACTERS = "*?["
 
 
 def _read_file(path: str | Path) -> np.ndarray:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image {path} does not exist")
-    try:
-        return read_image(str(path), format="RGB")  # applies the EXIF orientation; converts L/LA/P/RGBA/CMYK
-    except (OSError, ValueError) as err:
-        raise ValueError(f"cannot read image {path}: {err} (expected an image PIL can open: PNG, JPEG, ...)") from err
+    return read_image_file(path, "RGB")
 
 
 def _from_pil(image: Image.Image) -> np.ndarray:
-    return convert_PIL_to_numpy(image, "RGB")
+    return pil_to_rgb(image, "given as a PIL image")
 
 
 def _from_array(array: np.ndarray) -> np.ndarray:
@@ -96,6 +91,14 @@ class ImagePreprocessor:
 
     def __call__(self, rgb: np.ndarray) -> dict[str, Any]:
         height, width = rgb.shape[:2]
+        if min(height, width) < 1:
+            raise ValueError(f"the image is empty ({width}x{height} pixels)")
+        short, long = self.resize.short_edge_length[0], self.resize.max_size
+        new_height, new_width = T.ResizeShortestEdge.get_output_shape(height, width, short, long)
+        if min(new_height, new_width) < 1:
+            raise ValueError(f"an image of {width}x{height} pixels cannot be resized for the model (short side to "
+                             f"{short}, long side at most {long}: it would be {new_width}x{new_height}); crop it to a "
+                             "less elongated shape")
         image = INPUT_FORMATS[self.input_format](rgb)
         image = self.resize.get_transform(image).apply_image(np.ascontiguousarray(image))
         tensor = torch.as_tensor(image.astype("float32").transpose(2, 0, 1))
@@ -115,7 +118,11 @@ class ImageFiles(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rgb = load_image(self.paths[index])
-        return {**self.preprocessor(rgb), "file_name": str(self.paths[index]), "original": rgb}
+        try:
+            inputs = self.preprocessor(rgb)
+        except ValueError as err:
+            raise ValueError(f"image {self.paths[index]}: {err}") from err
+        return {**inputs, "file_name": str(self.paths[index]), "original": rgb}
 
 
 def _folder_images(folder: Path) -> list[Path]:

@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from detectron2.config import CfgNode, get_cfg
+from detectron2.config import CfgNode
 from detectron2.data.build import trivial_batch_collator
 from detectron2.modeling import build_model
 from torch.utils.data import DataLoader
 
 from gpa.checkpoint import GPACheckpointer
-from gpa.config import add_gpa_config
+from gpa.config_loading import load_config
+from gpa.config_validation import DEVICE_KINDS, check_device
 from gpa.data import apply_class_file_overrides
 from gpa.data.vocabulary import Vocabulary
 
@@ -35,7 +36,7 @@ __all__ = ["DEVICE_AVAILABLE", "PRECISIONS", "Predictor", "VocabularyInput"]
 # A list of "name,synonym" strings, a builtin vocabulary's name, or a ready Vocabulary.
 VocabularyInput = Sequence[str] | str | Vocabulary
 
-DEVICE_AVAILABLE = {"cpu": lambda: True, "cuda": torch.cuda.is_available}
+DEVICE_AVAILABLE = DEVICE_KINDS  # kept for callers of the earlier name
 
 # precision= / demo --precision -> the autocast dtype of inference (TEST.AMP.DTYPE); "fp32" = no autocast
 PRECISIONS = {"fp32": "", "bf16": "bfloat16", "fp16": "float16"}
@@ -50,35 +51,13 @@ def _set_precision(cfg: CfgNode, precision: str) -> None:
         cfg.TEST.AMP.DTYPE = PRECISIONS[precision]
 
 
-def _check_device(device: str) -> str:
-    try:
-        kind = torch.device(device).type
-    except RuntimeError as err:
-        raise ValueError(f"device {device!r} is not a torch device; valid: {', '.join(DEVICE_AVAILABLE)}") from err
-    if kind not in DEVICE_AVAILABLE:
-        raise ValueError(f"device {device!r} is not supported; valid kinds: {', '.join(DEVICE_AVAILABLE)}")
-    if not DEVICE_AVAILABLE[kind]():
-        raise ValueError(f"device {device!r} was asked for (MODEL.DEVICE or device=) but is not available here; "
-                         "use device='cpu'")
-    return device
-
 
 def _load_config(config: str | Path | CfgNode, opts: Sequence[str]) -> tuple[CfgNode, str]:
     """The config and a name for messages. Unlike training, DATASETS.TRAIN / TEST need not be registered."""
-    if isinstance(config, CfgNode):
-        cfg = config.clone()
-        cfg.defrost()
-        cfg.merge_from_list(list(opts))
-        return cfg, "the given config"
-    path = Path(config)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {str(config)!r} does not exist; the configs are under configs/")
-    cfg = get_cfg()
-    add_gpa_config(cfg)
-    cfg.merge_from_file(str(path))
-    cfg.merge_from_list(list(opts))
-    apply_class_file_overrides(cfg)
-    return cfg, str(path)
+    cfg, name = load_config(config, opts)
+    if not isinstance(config, CfgNode):  # a given CfgNode had its overrides applied by whoever built it
+        apply_class_file_overrides(cfg)
+    return cfg, name
 
 
 def _resolve_train_vocabulary(model: torch.nn.Module) -> None:
@@ -126,7 +105,10 @@ class Predictor:
         if not weights:
             raise ValueError("the Predictor needs trained weights: pass weights='path/to/model_final.pth' or set "
                              "MODEL.WEIGHTS (an untrained model predicts noise)")
-        cfg.MODEL.DEVICE = _check_device(device if device is not None else cfg.MODEL.DEVICE)
+        if device is not None:
+            cfg.MODEL.DEVICE = check_device(device, "device=")
+        else:
+            check_device(cfg.MODEL.DEVICE, f"MODEL.DEVICE of {config_name}")
         cfg.MODEL.WEIGHTS = weights
         cfg.freeze()
         self.cfg = cfg
@@ -173,7 +155,14 @@ class Predictor:
         """Segment one image (a path, a PIL image or an HxWx3 uint8 RGB array) into the vocabulary's classes."""
         check_task(task)
         vocab = self.vocabulary(vocabulary, stuff)
-        return self._run([self.preprocessor(load_image(image))], vocab, task)[0]
+        rgb = load_image(image)
+        try:
+            inputs = self.preprocessor(rgb)
+        except ValueError as err:
+            if isinstance(image, str | Path):
+                raise ValueError(f"image {image}: {err}") from err
+            raise
+        return self._run([inputs], vocab, task)[0]
 
     def predict_files(
         self,

@@ -86,6 +86,8 @@ class PredictionResult:
         """
         if self.task != "instance":
             raise ValueError(f"only instance results can be filtered by score; this is a {self.task} result")
+        if isinstance(min_score, bool) or not isinstance(min_score, int | float) or not 0.0 <= min_score <= 1.0:
+            raise ValueError(f"min_score must be a number in [0, 1] (scores are probabilities), got {min_score!r}")
         kept = [s for s in self.segments if s.score is not None and s.score >= min_score]
         return replace(self, segments=kept, instance_map=_paint_instances(kept, self.image_size))
 

@@ -6,9 +6,10 @@ Every function returns the classes with `dataset_ids` equal to the ids the prepa
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Sequence
 from pathlib import Path
+
+from gpa.files import read_json, read_text, require_fields
 
 from ..dataset_classes import DatasetClasses
 from ..vocabulary import Vocabulary, parse_class_string, read_class_file
@@ -39,16 +40,17 @@ def coco_panoptic_classes() -> DatasetClasses:
 def read_object_info_150(path: Path) -> list[tuple[int, tuple[str, ...]]]:
     """ADE20K's objectInfo150.txt (tab-separated Idx, Ratio, Train, Val, Name) as (Idx, synonyms), Idx 1..150."""
     rows = []
-    with open(path, encoding="utf-8") as f:
-        reader = csv.reader(f, delimiter="\t")
-        header = [h.strip() for h in next(reader)]
-        if "Idx" not in header or "Name" not in header:
-            raise ValueError(f"{path}: expected the header 'Idx Ratio Train Val Name', got {header}")
-        idx_col, name_col = header.index("Idx"), header.index("Name")
-        for lineno, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            rows.append((int(row[idx_col]), parse_class_string(row[name_col], f"{path}:{lineno}")))
+    reader = csv.reader(read_text(path, "class list").splitlines(), delimiter="\t")
+    header = [h.strip() for h in next(reader, [])]
+    if "Idx" not in header or "Name" not in header:
+        raise ValueError(f"{path}: expected the header 'Idx Ratio Train Val Name', got {header}")
+    idx_col, name_col = header.index("Idx"), header.index("Name")
+    for lineno, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) <= max(idx_col, name_col) or not row[idx_col].strip().isdigit():
+            raise ValueError(f"{path}:{lineno}: expected tab-separated Idx ... Name, got {row}")
+        rows.append((int(row[idx_col]), parse_class_string(row[name_col], f"{path}:{lineno}")))
     return rows
 
 
@@ -91,8 +93,8 @@ def cityscapes_classes() -> DatasetClasses:
 def panoptic_json_classes(panoptic_json: Path, dataset_name: str, hint: str = "") -> DatasetClasses:
     """Classes listed by a panoptic JSON's own "categories", in file order (Mapillary, prepared ADE20K)."""
     require_path(panoptic_json, dataset_name, hint, "panoptic json")
-    with open(panoptic_json, encoding="utf-8") as f:
-        return DatasetClasses.from_categories(json.load(f)["categories"], where=str(panoptic_json))
+    data = require_fields(read_json(panoptic_json, "panoptic json"), ("categories",), panoptic_json, "panoptic json")
+    return DatasetClasses.from_categories(data["categories"], where=str(panoptic_json))
 
 
 def class_file_classes(path: Path, dataset_name: str, id_offset: int = 0, hint: str = "") -> DatasetClasses:

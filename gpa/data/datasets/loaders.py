@@ -1,10 +1,11 @@
 """Read dataset records (detectron2's standard dicts) from the on-disk layouts."""
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from gpa.files import read_json, require_fields
 
 __all__ = ["ImageEntry", "load_panoptic_json", "load_semantic_folders", "require_path"]
 
@@ -59,8 +60,8 @@ def load_panoptic_json(
     if sem_seg_root is not None:
         sem_seg_root = require_path(Path(sem_seg_root), dataset_name, hints.get("sem_seg_root", ""), "semantic labels")
 
-    with open(panoptic_json, encoding="utf-8") as f:
-        data = json.load(f)
+    data = require_fields(read_json(panoptic_json, f"dataset '{dataset_name}': panoptic json"),
+                          ("images", "annotations"), panoptic_json, f"dataset '{dataset_name}': panoptic json")
     images = {img["id"]: img for img in data["images"]}
     id_map = metadata.stuff_dataset_id_to_contiguous_id
     thing_ids = set(metadata.thing_dataset_id_to_contiguous_id)

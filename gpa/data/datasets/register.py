@@ -1,12 +1,13 @@
 """Generic register functions: every builtin and every generated test dataset goes through these."""
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from gpa.files import read_json, require_fields
 
 from ..class_metadata import ClassMetadata
 from ..dataset_classes import DatasetClasses
@@ -40,8 +41,8 @@ def _register(name: str, loader: Callable[[], list[dict]], metadata: ClassMetada
 def categories_of_panoptic_json(panoptic_json: Path, dataset_name: str, hint: str = "") -> DatasetClasses:
     """A dataset's classes as listed by its own panoptic JSON ("categories", in file order)."""
     require_path(panoptic_json, dataset_name, hint, "panoptic json")
-    with open(panoptic_json, encoding="utf-8") as f:
-        return DatasetClasses.from_categories(json.load(f)["categories"], where=str(panoptic_json))
+    data = require_fields(read_json(panoptic_json, "panoptic json"), ("categories",), panoptic_json, "panoptic json")
+    return DatasetClasses.from_categories(data["categories"], where=str(panoptic_json))
 
 
 def register_coco_panoptic_format(

@@ -11,6 +11,7 @@ from detectron2.data import detection_utils as utils
 from detectron2.structures import BitMasks, Instances
 from panopticapi.utils import rgb2id
 
+from ..image_files import read_image_file
 from .lsj import build_lsj_augmentation, transform_label_map
 
 __all__ = ["PanopticLSJDatasetMapper"]
@@ -43,8 +44,9 @@ class PanopticLSJDatasetMapper:
 
     def __call__(self, dataset_dict: dict) -> dict:
         record = copy.deepcopy(dataset_dict)
-        image = utils.read_image(record["file_name"], format=self.image_format)
+        image = read_image_file(record["file_name"], self.image_format)
         utils.check_image_size(record, image)
+        image_size = image.shape[:2]
         aug_input = T.AugInput(image)
         transforms = self.augmentations(aug_input)
         image = aug_input.image
@@ -56,7 +58,11 @@ class PanopticLSJDatasetMapper:
         if "pan_seg_file_name" not in record:
             raise KeyError(f"{record['file_name']}: the panoptic mapper needs 'pan_seg_file_name'; use the "
                            "'semantic_lsj' mapper (INPUT.DATASET_MAPPER_NAME) for semantic-only datasets")
-        segment_map = rgb2id(utils.read_image(record.pop("pan_seg_file_name"), "RGB"))
+        panoptic_png = record.pop("pan_seg_file_name")
+        segment_map = rgb2id(read_image_file(panoptic_png, "RGB"))
+        if segment_map.shape != image_size:  # the crop would silently misalign masks and pixels
+            raise ValueError(f"{panoptic_png}: the panoptic PNG is {segment_map.shape[1]}x{segment_map.shape[0]} but "
+                             f"its image {record['file_name']} is {image_size[1]}x{image_size[0]}")
         segment_map = transform_label_map(transforms, segment_map)
 
         kept = [s for s in record.pop("segments_info") if not s.get("iscrowd", 0)]

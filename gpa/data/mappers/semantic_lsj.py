@@ -11,6 +11,8 @@ from detectron2.data import MetadataCatalog
 from detectron2.data import detection_utils as utils
 from detectron2.structures import BitMasks, Instances
 
+from ..image_files import read_image_file
+from ..label_checks import LabelFileError, label_fix_hint, label_problems, read_label_file
 from .lsj import build_lsj_augmentation, transform_label_map
 
 __all__ = ["SemanticDatasetMapper"]
@@ -19,17 +21,23 @@ __all__ = ["SemanticDatasetMapper"]
 class SemanticDatasetMapper:
     """Record -> {"image", "sem_seg" (int64 HxW, ignore kept), "instances": one mask per class present}.
 
-    Label files may be 8- or 16-bit; `ignore_label` marks void pixels (and the crop padding).
+    Label files may be 8- or 16-bit; `ignore_label` marks void pixels (and the crop padding). A label file
+    breaking gpa.data.label_checks (1-based ids, values outside the class list, colour PNGs, 8-bit files where
+    16 bits are needed) is refused naming the file, before it becomes a wrong target. The class count is
+    `num_classes`, else that of the record's dataset (its metadata, read on first use).
     """
 
     @configurable
     def __init__(
-        self, is_train: bool = True, *, augmentations: list[T.Augmentation], image_format: str, ignore_label: int
+        self, is_train: bool = True, *, augmentations: list[T.Augmentation], image_format: str, ignore_label: int,
+        num_classes: int | None = None,
     ) -> None:
         self.is_train = is_train
         self.augmentations = T.AugmentationList(augmentations)
         self.image_format = image_format
         self.ignore_label = ignore_label
+        self.num_classes = num_classes
+        self._class_counts: dict[str, int] = {}
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True) -> dict:
@@ -46,10 +54,18 @@ class SemanticDatasetMapper:
             "ignore_label": ignore_label,
         }
 
+    def _num_classes(self, dataset_name: str) -> int | None:
+        if self.num_classes is not None or not dataset_name:
+            return self.num_classes
+        if dataset_name not in self._class_counts:
+            self._class_counts[dataset_name] = len(MetadataCatalog.get(dataset_name).stuff_classes)
+        return self._class_counts[dataset_name]
+
     def __call__(self, dataset_dict: dict) -> dict:
         record = copy.deepcopy(dataset_dict)
-        image = utils.read_image(record["file_name"], format=self.image_format)
+        image = read_image_file(record["file_name"], self.image_format)
         utils.check_image_size(record, image)
+        image_size = image.shape[:2]
         aug_input = T.AugInput(image)
         transforms = self.augmentations(aug_input)
         image = aug_input.image
@@ -60,10 +76,21 @@ class SemanticDatasetMapper:
             return record
         if "sem_seg_file_name" not in record:
             raise KeyError(f"{record['file_name']}: the semantic mapper needs 'sem_seg_file_name'")
-        labels = utils.read_image(record.pop("sem_seg_file_name"))
-        if labels.ndim != 2:
-            raise ValueError(f"semantic label file of {record['file_name']} has shape {labels.shape}; "
-                             "expected a single-channel image of class ids")
+        label_path = record.pop("sem_seg_file_name")
+        labels, mode = read_label_file(label_path)
+        dataset = record.get("dataset_name", "")
+        num_classes = self._num_classes(dataset)
+        if num_classes is not None:
+            problems = label_problems(label_path, labels, mode, num_classes, self.ignore_label, image_size)
+        elif labels.ndim != 2:
+            problems = [("shape", f"{label_path}: labels must be single-channel, got shape {labels.shape}")]
+        elif labels.shape != image_size:
+            problems = [("size", f"{label_path}: labels are {labels.shape[1]}x{labels.shape[0]} but the image is "
+                                 f"{image_size[1]}x{image_size[0]}")]
+        else:
+            problems = []
+        if problems:
+            raise LabelFileError(f"training label {problems[0][1]}; fix: {label_fix_hint(dataset)}")
         sem_seg = transform_label_map(transforms, labels)
         record["sem_seg"] = sem_seg
 

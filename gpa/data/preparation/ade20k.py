@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 from panopticapi.utils import id2rgb, rgb2id
-from PIL import Image
 from pycocotools import mask as mask_utils
 
+from ...files import read_text
 from ..datasets.class_sources import read_object_info_150
 from ..datasets.loaders import require_path
 from .common import (
@@ -18,6 +18,7 @@ from .common import (
     is_done,
     progress,
     read_label_image,
+    read_rgb_image,
     resolve_root,
     save_json,
     save_label_image,
@@ -62,7 +63,7 @@ def prepare_semantic(ade_dir: Path, summary: PrepareSummary, splits: Sequence[st
 def read_instance_mapping(path: Path) -> dict[int, int]:
     """Instance-challenge class id (1..100) -> 0-based ADE20K-150 class id, from the toolkit's mapping file."""
     mapping: dict[int, int] = {}
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_text(path, "instance class mapping").splitlines()
     for lineno, line in enumerate(lines[1:], start=2):
         fields = line.split()
         if not fields:
@@ -128,7 +129,7 @@ def prepare_panoptic(
             stem = image_path.stem
             out = out_dir / f"{stem}.png"
             if is_done(out):
-                ids = rgb2id(np.asarray(Image.open(out).convert("RGB")))
+                ids = rgb2id(read_rgb_image(out))
                 summary.skip("panoptic")
             else:
                 sem_raw = read_label_image(require_path(sem_dir / f"{stem}.png", "ADEChallengeData2016", DOWNLOAD))

@@ -1,17 +1,24 @@
 """COCO: semantic labels derived from the panoptic annotations (for mIoU and semantic training)."""
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from panopticapi.utils import rgb2id
-from PIL import Image
 
+from ...files import read_json, require_fields
 from ..datasets.class_sources import coco_panoptic_classes
 from ..datasets.loaders import require_path
-from .common import PrepareSummary, base_parser, is_done, progress, resolve_root, save_label_image
+from .common import (
+    PrepareSummary,
+    base_parser,
+    is_done,
+    progress,
+    read_rgb_image,
+    resolve_root,
+    save_label_image,
+)
 
 __all__ = ["main", "semantic_from_panoptic"]
 
@@ -25,14 +32,14 @@ def semantic_from_panoptic(
     """Write `out_root/<stem>.png`: each segment's contiguous class id (crowds included), 255 where unlabeled."""
     if max(id_to_contiguous.values()) >= IGNORE:
         raise ValueError(f"{len(id_to_contiguous)} classes do not fit 8-bit labels with {IGNORE} as ignore")
-    with open(panoptic_json, encoding="utf-8") as f:
-        annotations = json.load(f)["annotations"]
+    annotations = require_fields(read_json(panoptic_json, "panoptic json"), ("annotations",), panoptic_json,
+                                 "panoptic json")["annotations"]
     for ann in progress(annotations, f"semantic from {panoptic_json.name}"):
         out = out_root / (Path(ann["file_name"]).stem + ".png")
         if is_done(out):
             summary.skip("labels")
             continue
-        ids = rgb2id(np.asarray(Image.open(panoptic_root / ann["file_name"]).convert("RGB")))
+        ids = rgb2id(read_rgb_image(panoptic_root / ann["file_name"]))
         labels = np.full(ids.shape, IGNORE, dtype=np.uint8)
         for seg in ann["segments_info"]:
             if seg["category_id"] not in id_to_contiguous:

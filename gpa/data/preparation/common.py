@@ -23,6 +23,7 @@ __all__ = [
     "is_done",
     "progress",
     "read_label_image",
+    "read_rgb_image",
     "save_json",
     "save_label_image",
 ]
@@ -68,9 +69,23 @@ def save_label_image(array: np.ndarray, path: Path) -> None:
 
 
 def read_label_image(path: Path) -> np.ndarray:
-    """A label map with its stored bit depth (uint8 or uint16; palette PNGs give their indices)."""
-    with Image.open(path) as image:
-        return np.array(image)
+    """A label map with its stored bit depth (uint8 or uint16; palette PNGs give their indices).
+
+    A damaged or non-image file fails naming it (PIL's own message does not)."""
+    try:
+        with Image.open(path) as image:
+            return np.array(image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise ValueError(f"cannot read label image {path}: {err}; re-extract it from the release archive") from err
+
+
+def read_rgb_image(path: Path) -> np.ndarray:
+    """An HxWx3 uint8 RGB array of an image file (e.g. a panoptic PNG); a damaged file fails naming it."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise ValueError(f"cannot read image {path}: {err}; delete it to have it re-created, or re-extract it") from err
 
 
 def save_json(data: Any, path: Path) -> None:

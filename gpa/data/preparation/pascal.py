@@ -1,11 +1,13 @@
 """Pascal VOC 2012 (PAS-20/21) and Pascal Context (PC-59/459) from their official per-image label files."""
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from scipy.io import loadmat
+from scipy.io.matlab import MatReadError
 
 from ..datasets.class_sources import CLASS_FILES
 from ..datasets.loaders import require_path
@@ -108,7 +110,7 @@ def prepare_context(root: Path, voc2010: Path, context: Path, summary: PrepareSu
             copy_file(require_path(voc2010 / "JPEGImages" / f"{image_id}.jpg", "VOC2010", VOC2010_DOWNLOAD),
                       dst_image)
             mat = require_path(context / "trainval" / f"{image_id}.mat", "pascal_context", CONTEXT_DOWNLOAD)
-            full = np.asarray(loadmat(mat)["LabelMap"]).astype(np.int64)
+            full = read_label_map_mat(mat)
             if full.max() > num_459 or full.min() < 0:
                 raise ValueError(f"{mat}: LabelMap values {full.min()}..{full.max()} outside 0..{num_459}")
             save_label_image(np.where(full == 0, 65535, full - 1).astype(np.uint16), dst459)
@@ -130,6 +132,19 @@ def main_voc(argv: Sequence[str] | None = None) -> PrepareSummary:
     prepare_voc(resolve_root(args.root), summary, args.splits)
     summary.print()
     return summary
+
+
+def read_label_map_mat(path: Path) -> np.ndarray:
+    """The "LabelMap" of a Pascal Context .mat file as int64 (scipy's loadmat reads arrays only, runs nothing);
+    a damaged file or one without LabelMap fails naming it."""
+    try:
+        data = loadmat(path)
+    except (OSError, ValueError, TypeError, IndexError, KeyError, struct.error, MatReadError) as err:
+        raise ValueError(f"cannot read {path} as a MATLAB file: {err}; re-extract trainval.tar.gz") from err
+    if "LabelMap" not in data:
+        raise ValueError(f"{path} has no 'LabelMap' (it has {sorted(k for k in data if not k.startswith('__'))}); "
+                         "is it a Pascal Context trainval file?")
+    return np.asarray(data["LabelMap"]).astype(np.int64)
 
 
 def main_context(argv: Sequence[str] | None = None) -> PrepareSummary:
