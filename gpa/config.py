@@ -130,6 +130,8 @@ def add_gpa_config(cfg: CN) -> None:
     # ---------------------------------------------------------------- checkpoints
     cfg.MODEL.WEIGHTS_NEW_KEYS = ()  # fnmatch patterns of state-dict keys a MODEL.WEIGHTS checkpoint may lack (they
     #                                  keep their initialization and are listed in the log), e.g. "*.adapter.*"
+    cfg.MODEL.WEIGHTS_UNUSED_KEYS = ()  # fnmatch patterns of keys of a MODEL.WEIGHTS checkpoint the model does not
+    #                                     use (dropped and listed in the log), e.g. another backbone's "backbone.*"
 
     # ---------------------------------------------------------------- inference memory and precision
     # Post-processing brings mask logits to the output size a chunk of queries at a time, at most this many

@@ -3,7 +3,8 @@
 - Reading never runs code (see file_reading.py); `.pkl` model-zoo files and `.pth` / `.safetensors` files load.
 - Every key must match: missing, unexpected or mis-shaped keys are an error naming the file and the keys. The
   exceptions are explicit: the frozen CLIP weights when MODEL.CLIP.PRETRAINED provides them, keys matching
-  MODEL.WEIGHTS_NEW_KEYS when initializing from MODEL.WEIGHTS (listed in the log), and buffers of training-only
+  MODEL.WEIGHTS_NEW_KEYS (and checkpoint keys matching MODEL.WEIGHTS_UNUSED_KEYS) when initializing from
+  MODEL.WEIGHTS (listed in the log), and buffers of training-only
   modules of other codebases (KNOWN_NON_MODEL_KEYS, named in the log). Names are matched exactly: detectron2's
   name-matching heuristics for Caffe2-era files are not applied.
 - Writes are atomic (temporary file, fsync, rename), `last_checkpoint` included, and a checkpoint holding
@@ -67,7 +68,8 @@ def non_finite_tensors(state: dict[str, Any]) -> list[str]:
 
 
 class GPACheckpointer(DetectionCheckpointer):
-    """See the module doc. `clip_pretrained` is MODEL.CLIP.PRETRAINED, `new_keys` MODEL.WEIGHTS_NEW_KEYS."""
+    """See the module doc. `clip_pretrained` is MODEL.CLIP.PRETRAINED, `new_keys` / `unused_keys` are
+    MODEL.WEIGHTS_NEW_KEYS / MODEL.WEIGHTS_UNUSED_KEYS."""
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class GPACheckpointer(DetectionCheckpointer):
         clip_pretrained: str = "",
         lean: bool = False,
         new_keys: Sequence[str] = (),
+        unused_keys: Sequence[str] = (),
         config_name: str = "the config",
         save_to_disk: bool | None = None,
         **checkpointables: Any,
@@ -91,6 +94,7 @@ class GPACheckpointer(DetectionCheckpointer):
         self.clip_pretrained = clip_pretrained
         self.lean = lean
         self.new_keys = tuple(new_keys)
+        self.unused_keys = tuple(unused_keys)
         self.config_name = config_name
         self.resumed_from: str | None = None  # the checkpoint --resume continued from, None if it started anew
         self.last_saved: tuple[str, int | None] | None = None  # (path, iteration) of the newest write
@@ -107,6 +111,7 @@ class GPACheckpointer(DetectionCheckpointer):
             clip_pretrained=cfg.MODEL.CLIP.PRETRAINED,
             lean=cfg.SOLVER.LEAN_CHECKPOINTS and bool(cfg.MODEL.CLIP.PRETRAINED),
             new_keys=cfg.MODEL.WEIGHTS_NEW_KEYS,
+            unused_keys=cfg.MODEL.WEIGHTS_UNUSED_KEYS,
             config_name=config_name,
             **checkpointables,
         )
@@ -191,9 +196,13 @@ class GPACheckpointer(DetectionCheckpointer):
         if self._allow_new_keys and self.new_keys:
             new = [k for k in incompatible.missing_keys
                    if any(fnmatch.fnmatchcase(k, pattern) for pattern in self.new_keys)]
+        unused = []
+        if self._allow_new_keys and self.unused_keys:
+            unused = [k for k in incompatible.unexpected_keys
+                      if any(fnmatch.fnmatchcase(k, pattern) for pattern in self.unused_keys)]
         check_checkpoint_keys(
             incompatible.missing_keys,
-            incompatible.unexpected_keys,
+            [k for k in incompatible.unexpected_keys if k not in set(unused)],
             incompatible.incorrect_shapes,
             may_be_missing | set(new),
             checkpoint=str(self._reading),
@@ -202,6 +211,9 @@ class GPACheckpointer(DetectionCheckpointer):
         if new:
             logger.info(f"Newly initialized (MODEL.WEIGHTS_NEW_KEYS, not in {self._reading}): {len(new)} keys: "
                         f"{', '.join(sorted(new))}")
+        if unused:
+            logger.info(f"Not used (MODEL.WEIGHTS_UNUSED_KEYS, in {self._reading} only): {len(unused)} keys: "
+                        f"{', '.join(sorted(unused))}")
 
     # ------------------------------------------------------------------ resuming
     def resume_or_load(self, path: str, *, resume: bool = True) -> dict[str, Any]:
