@@ -14,7 +14,6 @@ import torch
 from detectron2.config import CfgNode
 from detectron2.data import (
     DatasetFromList,
-    DatasetMapper,
     build_detection_test_loader,
     build_detection_train_loader,
     get_detection_dataset_dicts,
@@ -27,6 +26,7 @@ from torch import nn
 
 from gpa.checkpoint import GPACheckpointer, atomic_write_text
 
+from .evaluation_mapper import EvaluationMapper
 from .lr_scheduler import build_lr_scheduler
 from .optimizer import build_optimizer
 from .position_seeded_dataset import PositionSeededMapDataset
@@ -112,7 +112,7 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def build_test_loader(cls, cfg: CfgNode, dataset_name: str):
-        return build_detection_test_loader(cfg, dataset_name, mapper=DatasetMapper(cfg, is_train=False))
+        return build_detection_test_loader(cfg, dataset_name, mapper=EvaluationMapper.from_config(cfg))
 
     @classmethod
     def build_evaluator(cls, cfg: CfgNode, dataset_name: str, output_folder: str | None = None):
