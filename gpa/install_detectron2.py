@@ -4,7 +4,7 @@
     python /path/to/gpa/install_detectron2.py   (before: `import gpa` needs detectron2; the error prints this line)
 
 - detectron2: `sal-detectron2` 0.7.2 is upstream detectron2 (commit a59f0563, Apache-2.0) plus a Python 3.11 fix,
-  published only as a wheel tagged for Python 3.10. Its Python code runs on 3.10 to 3.12, so the wheel is
+  published only as a wheel tagged for Python 3.10. Its Python code runs on 3.11 and 3.12, so the wheel is
   downloaded for 3.10, retagged `py3-none-any` and installed. Its compiled `_C` extension was built for another
   torch; it is left out, so detectron2 uses its pure-Python code paths (gpa needs no compiled operator).
   Its metadata asks for `black` (a code formatter it never imports): installed without dependencies; gpa's own
@@ -90,8 +90,8 @@ def _is_compiled_extension(path: str) -> bool:
 
 def install(python_check: bool = True) -> None:
     """Download, retag and install sal-detectron2, then panopticapi-lite, into this interpreter's environment."""
-    if python_check and not (3, 10) <= sys.version_info[:2] < (3, 13):
-        raise SystemExit(f"gpa supports Python 3.10 to 3.12 (numpy < 2 has no wheels for later ones); this is "
+    if python_check and not (3, 11) <= sys.version_info[:2] < (3, 13):
+        raise SystemExit(f"gpa supports Python 3.11 and 3.12 (pyproject.toml says why); this is "
                          f"{sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

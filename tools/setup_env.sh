@@ -19,7 +19,7 @@ fi
 
 "$python" -c 'import sys; sys.version_info[:2] == (3, 11) or sys.exit(
     "tools/setup_env.sh installs the lock (requirements.txt), made for Python 3.11; found " + sys.version.split()[0]
-    + ". gpa itself supports Python 3.10 to 3.12: install it into your environment with pip (README)")'
+    + ". gpa itself supports Python 3.11 and 3.12: install it into your environment with pip (README)")'
 echo "[setup_env] creating/updating $venv (one time; a few minutes)" >&2
 [[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
 py="$venv/bin/python"
