@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,7 @@ MODULES = ("detectron2", "panopticapi")
 
 def install_command() -> str:
     """The command that installs detectron2 and panopticapi into the running interpreter's environment."""
-    return f"{sys.executable} {Path(__file__).resolve()}"
+    return f"{shlex.quote(sys.executable)} {shlex.quote(str(Path(__file__).resolve()))}"
 
 
 def missing_modules() -> list[str]:
@@ -88,9 +89,9 @@ def _is_compiled_extension(path: str) -> bool:
     return path.startswith("detectron2/_C.") and path.endswith(".so")
 
 
-def install(python_check: bool = True) -> None:
+def install() -> None:
     """Download, retag and install sal-detectron2, then panopticapi-lite, into this interpreter's environment."""
-    if python_check and not (3, 11) <= sys.version_info[:2] < (3, 13):
+    if not (3, 11) <= sys.version_info[:2] < (3, 13):
         raise SystemExit(f"gpa supports Python 3.11 and 3.12 (pyproject.toml says why); this is "
                          f"{sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:

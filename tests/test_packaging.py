@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -214,7 +215,7 @@ def test_wheel_into_an_environment_with_another_torch_keeps_it_and_runs_the_tiny
         command = f"{py} {installed / 'install_detectron2.py'}"
         assert missing.returncode != 0 and "gpa needs detectron2 and panopticapi" in missing.stderr, missing.stderr
         assert command in missing.stderr, missing.stderr
-        _run(command.split(), cwd=work)
+        _run(shlex.split(command), cwd=work)
 
         # A config of the user's own, beside their work (the tiny model; its base config next to it).
         configs = work / "configs"
