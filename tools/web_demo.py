@@ -89,7 +89,7 @@ class WebDemo:
         """Segment the uploaded image; bad input gives the Predictor's message as the status, and no outputs."""
         try:
             return self._run(image_path, vocabulary_text, stuff_text, task)
-        except (ValueError, TypeError, FileNotFoundError) as err:  # the user's input: show what to fix
+        except (ValueError, FileNotFoundError) as err:  # the user's input: show what to fix
             return PageResult(status=f"Error: {err}")
 
     def _run(self, image_path: str | None, vocabulary_text: str, stuff_text: str, task: str) -> PageResult:
