@@ -175,10 +175,10 @@ image = np.zeros((64, 96, 3), dtype=np.uint8)
 image[:, :48] = (0, 200, 200)
 image[20:44, 60:84] = (20, 40, 220)
 predictor = Predictor(sys.argv[1], sys.argv[2])
-result = predictor.predict(image, ["cyan heart", "blue circle", "stripes,striped"], stuff=["stripes,striped"])
+result = predictor.predict(image, ["cyan heart", "blue circle", "stripes,striped"], stuff=["stripes"])
 assert result.panoptic_map.shape == (64, 96), result.panoptic_map.shape
 print("gpa", Path(gpa.__file__).resolve().parent)
-print("torch", torch.__version__)
+print("torch", torch.__version__.split("+")[0])
 print("segments", len(result.segments), sorted({s.class_name for s in result.segments}))
 """
 
@@ -207,8 +207,9 @@ def test_wheel_into_an_environment_with_another_torch_keeps_it_and_runs_the_tiny
 
         _run([*pip, "install", "-q", f"{wheel}[dev]"], cwd=work)
         versions = _run([py, "-c", "import torch, torchvision; print(torch.__version__, torchvision.__version__)"],
-                        cwd=work).stdout.split()
-        assert versions == [USER_TORCH, USER_TORCHVISION], f"installing gpa replaced the user's torch: {versions}"
+                        cwd=work).stdout.split()  # PyPI's builds say which CUDA they carry: 2.13.0+cu130
+        assert [v.split("+")[0] for v in versions] == [USER_TORCH, USER_TORCHVISION], \
+            f"installing gpa replaced the user's torch: {versions}"
 
         installed = (venv / "lib" / f"python{version}" / "site-packages" / "gpa").resolve()
         missing = _run([py, "-c", "import gpa"], cwd=work, check=False)
@@ -224,14 +225,13 @@ def test_wheel_into_an_environment_with_another_torch_keeps_it_and_runs_the_tiny
         shutil.copy(REPO / "configs" / "tiny" / "gpa_tiny.yaml", configs / "tiny")
         config = configs / "tiny" / "gpa_tiny.yaml"
         train_net = REPO / "tools" / "train_net.py"
-        _run([py, train_net, "--config-file", config, "OUTPUT_DIR", work / "run", "SOLVER.MAX_ITER", 3,
-              "SOLVER.CHECKPOINT_PERIOD", 100, "TEST.EVAL_PERIOD", 0], cwd=work)
+        # A few iterations; the trainer then evaluates on the toy world's validation split.
+        training = _run([py, train_net, "--config-file", config, "OUTPUT_DIR", work / "run", "SOLVER.MAX_ITER", 3,
+                         "SOLVER.CHECKPOINT_PERIOD", 100], cwd=work)
+        log = training.stdout + training.stderr
+        assert re.search(r"\|\s+gpa_toy_val\s+\|", log) and "PQ_hm" in log and "mIoU_hm" in log, log[-3000:]
         weights = work / "run" / "model_final.pth"
         assert weights.is_file()
-        evaluation = _run([py, train_net, "--config-file", config, "--eval-only", "OUTPUT_DIR", work / "eval",
-                           "MODEL.WEIGHTS", weights], cwd=work)
-        log = evaluation.stdout + evaluation.stderr
-        assert "gpa_toy_val" in log and re.search(r"\bPQ\b", log) and "mIoU" in log, log[-3000:]
 
         predicted = _run([py, "-c", PREDICT, config, weights], cwd=work).stdout
         assert f"gpa {installed}\n" in predicted, predicted  # the installed package, not the checkout
