@@ -120,9 +120,10 @@ def test_retagged_detectron2_wheel_is_pure_python_and_consistent(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- the wheel, installed
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True, timeout: int = 900):
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
-                          text=True, timeout=timeout)
+def _run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900):
+    """Run `cmd` in `cwd` without PYTHONPATH, which could put the checkout's gpa in front of the installed one."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n"
                              f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
