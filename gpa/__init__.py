@@ -2,9 +2,14 @@
 
 Importing the package registers the model (meta-architecture, backbone, heads) and the datasets.
 """
-from . import data, modeling  # noqa: F401  (registration)
-from .config import add_gpa_config
-from .inference import Predictor
+from .install_detectron2 import missing_message, missing_modules
+
+if missing_modules():  # not on PyPI under their names: say how to get them instead of a bare ImportError
+    raise ModuleNotFoundError(missing_message(missing_modules()))
+
+from . import data, modeling  # noqa: E402, F401  (registration)
+from .config import add_gpa_config  # noqa: E402
+from .inference import Predictor  # noqa: E402
 
 __all__ = ["Predictor", "add_gpa_config"]
 __version__ = "0.1.0"

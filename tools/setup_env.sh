@@ -1,39 +1,68 @@
 #!/usr/bin/env bash
-# Create (or reuse) the project-local virtualenv .venv with every dependency of gpa.
-# Idempotent: a stamp holding the hash of the requirements skips work on later runs.
-# Usage: bash tools/setup_env.sh            (PYTHON=python3.11 to choose the interpreter)
+# Create (or reuse) the project-local virtualenv .venv with gpa and every dependency at the exact versions of
+# requirements.txt (the lock; pyproject.toml holds the compatible ranges), test, lint and web-demo extras included.
+# Idempotent: a stamp holding the hash of what it installs from skips work on later runs.
+# A torch already in the virtualenv (e.g. a CUDA build installed first) is kept: torch, torchvision and their
+# CUDA/triton packages are then left out of the lock's pins.
+# Usage: bash tools/setup_env.sh            (PYTHON=python3.11 to choose the interpreter: the lock is for 3.11)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${GPA_VENV:-$root/.venv}"
 python="${PYTHON:-python3}"
 stamp="$venv/.gpa-setup-stamp"
-want="$(cat "$root/requirements.txt" "$root/tools/setup_env.sh" "$root/setup.py" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$root/requirements.txt" "$root/tools/setup_env.sh" "$root/pyproject.toml" \
+  "$root/gpa/install_detectron2.py" | sha256sum | cut -d' ' -f1)"
 
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi
 
-"$python" -c 'import sys; assert sys.version_info[:2] >= (3, 11), "gpa needs Python >= 3.11, found " + sys.version' 
+"$python" -c 'import sys; sys.version_info[:2] == (3, 11) or sys.exit(
+    "tools/setup_env.sh installs the lock (requirements.txt), made for Python 3.11; found " + sys.version.split()[0]
+    + ". gpa itself supports Python 3.11 and 3.12: install it into your environment with pip (README)")'
 echo "[setup_env] creating/updating $venv (one time; a few minutes)" >&2
 [[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
-pip=("$venv/bin/python" -m pip --disable-pip-version-check)
-"${pip[@]}" install -q --upgrade "pip>=24" wheel
-"${pip[@]}" install -q -r "$root/requirements.txt"
+py="$venv/bin/python"
+pip=("$py" -m pip --disable-pip-version-check)
 
-# detectron2: not on PyPI under its own name. sal-detectron2 0.7.2 is upstream detectron2
-# (commit a59f0563) published as a py3.10 wheel only; its pure-Python code runs on 3.10+.
-if ! "$venv/bin/python" -c 'import detectron2' 2>/dev/null; then
-  tmp="$(mktemp -d)"
-  "${pip[@]}" download -q --no-deps --only-binary=:all: --python-version 3.10 sal-detectron2==0.7.2 -d "$tmp"
-  mv "$tmp"/sal_detectron2-0.7.2-cp310-none-any.whl "$tmp"/sal_detectron2-0.7.2-py3-none-any.whl
-  "${pip[@]}" install -q --no-deps "$tmp"/sal_detectron2-0.7.2-py3-none-any.whl
-  rm -rf "$tmp"
+constraints="$root/requirements.txt"
+torch_family='^(torch|torchvision|triton|nvidia-[a-z0-9-]+|cuda-[a-z-]+)=='
+if "$py" -c 'import torch' 2>/dev/null; then
+  echo "[setup_env] keeping the torch already in $venv: $("$py" -c 'import torch; print(torch.__version__)')" >&2
+  constraints="$(mktemp)"
+  trap 'rm -f "$constraints"' EXIT
+  grep -viE "$torch_family" "$root/requirements.txt" > "$constraints"
 fi
-# panopticapi: published as panopticapi-lite (same package); its metadata asks for scikit-image it never uses.
-"${pip[@]}" install -q --no-deps panopticapi-lite==0.2.0
-"${pip[@]}" install -q --no-deps -e "$root"
+"${pip[@]}" install -q -c "$constraints" pip setuptools wheel
+# --no-build-isolation: build gpa with the locked setuptools just installed
+"${pip[@]}" install -q -c "$constraints" --no-build-isolation -e "$root[dev,demo]"
+"$py" "$root/gpa/install_detectron2.py" --if-missing
 
-"$venv/bin/python" - <<'PY'
+# Everything installed must come from the lock (apart from a kept torch and its packages), or the set is not
+# reproducible.
+kept=""
+[[ "$constraints" == "$root/requirements.txt" ]] || kept="$torch_family"
+"$py" - "$constraints" "$kept" <<'PY'
+import re
+import sys
+from importlib.metadata import distributions
+
+from packaging.utils import canonicalize_name
+
+constraints, kept = sys.argv[1:]
+with open(constraints, encoding="utf-8") as lines:
+    locked = {canonicalize_name(line.split("==")[0]) for line in lines if "==" in line.split("#")[0]}
+not_locked = sorted(
+    name
+    for name in {canonicalize_name(d.metadata["Name"]) for d in distributions()} - locked
+    if name not in ("gpa", "sal-detectron2", "panopticapi-lite") and not (kept and re.match(kept, name + "=="))
+)
+if not_locked:
+    sys.exit("[setup_env] installed but not pinned in requirements.txt (add them at the installed version): "
+             + ", ".join(not_locked))
+PY
+
+"$py" - <<'PY'
 import detectron2, open_clip, panopticapi, pycocotools, torch, torchvision  # noqa: F401
 import gpa  # noqa: F401
 print(f"[setup_env] ok: torch {torch.__version__}, detectron2 {detectron2.__version__}, open_clip {open_clip.__version__}")
