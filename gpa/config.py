@@ -31,6 +31,9 @@ def add_gpa_config(cfg: CN) -> None:
     # keep every frozen block's activations alive for their input gradients. () = off; ViT: one stage, (0,).
     cfg.MODEL.CLIP.CHECKPOINT_STAGES = ()
     cfg.MODEL.CLIP.CHECKPOINT_GROUP_SIZE = 1  # larger keeps fewer group inputs but recomputes more blocks at once
+    # "full": recompute everything in a group; "selective": keep the outputs of width-narrowing matrix products
+    # (each MLP's output layer), so backward recomputes about half as much for one more map per block
+    cfg.MODEL.CLIP.CHECKPOINT_MODE = "full"
 
     # ---------------------------------------------------------------- spatial adaptation module
     cfg.MODEL.ADAPTER = CN()
