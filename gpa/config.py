@@ -31,6 +31,9 @@ def add_gpa_config(cfg: CN) -> None:
     # keep every frozen block's activations alive for their input gradients. () = off; ViT: one stage, (0,).
     cfg.MODEL.CLIP.CHECKPOINT_STAGES = ()
     cfg.MODEL.CLIP.CHECKPOINT_GROUP_SIZE = 1  # larger keeps fewer group inputs but recomputes more blocks at once
+    # "full": recompute everything in a group; "selective": keep the outputs of width-narrowing matrix products
+    # (each MLP's output layer), so backward recomputes about half as much for one more map per block
+    cfg.MODEL.CLIP.CHECKPOINT_MODE = "full"
 
     # ---------------------------------------------------------------- spatial adaptation module
     cfg.MODEL.ADAPTER = CN()
@@ -137,7 +140,7 @@ def add_gpa_config(cfg: CN) -> None:
     # Post-processing brings mask logits to the output size a chunk of queries at a time, at most this many
     # full-resolution values per chunk (at least one query), so Q x H x W floats never exist at once; 0 = all
     # queries in one chunk. Results do not depend on it (semantic scores up to float rounding of the sum).
-    cfg.MODEL.MASK_FORMER.TEST.CHUNK_PIXELS = 2**24
+    cfg.MODEL.MASK_FORMER.TEST.CHUNK_PIXELS = 2**26  # 256 MiB of float32 per full-resolution chunk
     cfg.TEST.AMP = CN()
     cfg.TEST.AMP.ENABLED = False  # inference (evaluation, Predictor, demo) under torch.autocast
     cfg.TEST.AMP.DTYPE = "bfloat16"  # "bfloat16" or "float16"; text embeddings and post-processing stay float32

@@ -5,10 +5,13 @@ import pytest
 import torch
 from detectron2.config import get_cfg
 from detectron2.modeling import build_backbone
+from torch.utils.checkpoint import CheckpointPolicy
 
 from gpa.config import add_gpa_config
 from gpa.modeling.backbone import CLIPBackbone, SpatialMixerOptions
-from gpa.modeling.backbone.activation_checkpointing import run_blocks
+from gpa.modeling.backbone.activation_checkpointing import keep_narrowing_products, run_blocks
+
+MUST_SAVE, RECOMPUTE = CheckpointPolicy.MUST_SAVE, CheckpointPolicy.PREFER_RECOMPUTE
 
 TINY = {
     "convnext": dict(model_name="gpa_tiny_convnext", checkpoint_all=(0, 1, 2, 3)),
@@ -16,7 +19,7 @@ TINY = {
 }
 
 
-def build(kind: str, checkpoint_stages=(), group_size: int = 1) -> CLIPBackbone:
+def build(kind: str, checkpoint_stages=(), group_size: int = 1, mode: str = "full") -> CLIPBackbone:
     kwargs = {k: v for k, v in TINY[kind].items() if k != "checkpoint_all"}
     torch.manual_seed(0)
     backbone = CLIPBackbone(
@@ -25,6 +28,7 @@ def build(kind: str, checkpoint_stages=(), group_size: int = 1) -> CLIPBackbone:
         mixer_options=SpatialMixerOptions(kernel_size=3),
         checkpoint_stages=checkpoint_stages,
         checkpoint_group_size=group_size,
+        checkpoint_mode=mode,
     )
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():  # the zero-initialized up-projections would give every other adapter weight zero grad
@@ -47,11 +51,11 @@ def gradients(backbone: CLIPBackbone, images: torch.Tensor) -> tuple[dict, dict[
 
 
 @pytest.mark.parametrize("kind", TINY)
-@pytest.mark.parametrize("group_size", [1, 2])
-def test_checkpointed_encoder_gives_the_plain_gradients(kind, group_size):
+@pytest.mark.parametrize(("group_size", "mode"), [(1, "full"), (2, "full"), (1, "selective")])
+def test_checkpointed_encoder_gives_the_plain_gradients(kind, group_size, mode):
     images = torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(0))
     plain_out, plain = gradients(build(kind), images)
-    ckpt_out, ckpt = gradients(build(kind, TINY[kind]["checkpoint_all"], group_size), images)
+    ckpt_out, ckpt = gradients(build(kind, TINY[kind]["checkpoint_all"], group_size, mode), images)
     assert set(ckpt) == set(plain) and len(plain) > 1  # adapter parameters and the input
     for name in plain:
         assert plain[name].abs().sum() > 0, name  # every compared gradient carries signal
@@ -81,6 +85,16 @@ def test_checkpointing_keeps_fewer_activations():
     assert checkpointed < plain / 3
     with torch.no_grad():  # nothing is kept without gradients, checkpointed or not
         assert saved_bytes(build("convnext", (0, 1, 2, 3)), images) == 0
+
+
+def test_selective_policy_keeps_only_width_narrowing_products():
+    aten = torch.ops.aten
+    hidden, out = torch.randn(4, 32), torch.randn(4, 8)
+    widen, narrow = torch.randn(8, 32), torch.randn(32, 8)  # second matrices [K, N] of x @ W
+    assert keep_narrowing_products(None, aten.addmm.default, torch.zeros(8), hidden, narrow) == MUST_SAVE
+    assert keep_narrowing_products(None, aten.mm.default, hidden, narrow) == MUST_SAVE
+    assert keep_narrowing_products(None, aten.addmm.default, torch.zeros(32), out, widen) == RECOMPUTE
+    assert keep_narrowing_products(None, aten.gelu.default, hidden) == RECOMPUTE
 
 
 def test_run_blocks_runs_plainly_when_nothing_needs_a_gradient():
@@ -115,3 +129,5 @@ def test_config_keys_build_a_checkpointed_backbone_and_bad_values_fail():
         build("convnext", (0,), group_size=0)
     with pytest.raises(ValueError, match="MODEL.CLIP.CHECKPOINT_STAGES lists a stage twice"):
         build("convnext", (0, 0))
+    with pytest.raises(ValueError, match="MODEL.CLIP.CHECKPOINT_MODE is 'some'; valid: full, selective"):
+        build("convnext", (0,), mode="some")

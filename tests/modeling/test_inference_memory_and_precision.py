@@ -38,7 +38,7 @@ def _run(model) -> list[dict]:
 
 def test_results_do_not_depend_on_the_chunk_size(tiny_cfg):
     model = _model(tiny_cfg)
-    assert model.postprocess_chunk_pixels == tiny_cfg.MODEL.MASK_FORMER.TEST.CHUNK_PIXELS == 2**24
+    assert model.postprocess_chunk_pixels == tiny_cfg.MODEL.MASK_FORMER.TEST.CHUNK_PIXELS == 2**26
     model.postprocess_chunk_pixels = 0  # all queries at once
     whole = _run(model)
     model.postprocess_chunk_pixels = 1  # one query per chunk

@@ -50,6 +50,7 @@ class CLIPBackbone(Backbone):
         vit_pyramid_scales: Sequence[float] = (4.0, 2.0, 1.0, 0.5),
         checkpoint_stages: Sequence[int] = (),
         checkpoint_group_size: int = 1,
+        checkpoint_mode: str = "full",
     ) -> None:
         """
         Args:
@@ -66,6 +67,7 @@ class CLIPBackbone(Backbone):
             checkpoint_stages: stages whose blocks (with their adapters) run under activation checkpointing
                 in training: only every group's input is kept and the group is recomputed in backward.
             checkpoint_group_size: consecutive blocks per checkpointed group.
+            checkpoint_mode: "full" (recompute everything) or "selective" (keep the MLPs' outputs).
         """
         super().__init__()
         register_model_configs(model_config_files)
@@ -74,7 +76,9 @@ class CLIPBackbone(Backbone):
         self.clip_model = create_clip_model(model_name, pretrained, cache_dir)
         self.encoder = build_encoder(
             self.clip_model.visual,
-            EncoderOptions(tuple(vit_pyramid_scales), tuple(checkpoint_stages), checkpoint_group_size),
+            EncoderOptions(
+                tuple(vit_pyramid_scales), tuple(checkpoint_stages), checkpoint_group_size, checkpoint_mode
+            ),
         )
 
         for param in self.clip_model.parameters():
@@ -123,6 +127,7 @@ class CLIPBackbone(Backbone):
             "vit_pyramid_scales": tuple(clip.VIT_PYRAMID_SCALES),
             "checkpoint_stages": tuple(clip.CHECKPOINT_STAGES),
             "checkpoint_group_size": clip.CHECKPOINT_GROUP_SIZE,
+            "checkpoint_mode": clip.CHECKPOINT_MODE,
         }
 
     # ------------------------------------------------------------------ image side

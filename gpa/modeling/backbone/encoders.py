@@ -51,6 +51,7 @@ class EncoderOptions:
     vit_pyramid_scales: tuple[float, ...] = (4.0, 2.0, 1.0, 0.5)  # ViT: resize of the patch map for res2..res5
     checkpoint_stages: tuple[int, ...] = ()  # stages whose blocks run under activation checkpointing
     checkpoint_group_size: int = 1  # consecutive blocks recomputed together
+    checkpoint_mode: str = "full"  # "full" or "selective" (see activation_checkpointing.py)
 
     def checkpoint_group(self, stage: int) -> int | None:
         """Blocks per checkpointed group in `stage`, or None when the stage is not checkpointed."""
@@ -106,7 +107,9 @@ class ConvNeXtEncoder(CLIPEncoder):
             )
         if len(trunk.stages) != len(FEATURE_NAMES):
             raise ValueError(f"ConvNeXt trunk has {len(trunk.stages)} stages; res2..res5 need exactly 4")
-        check_checkpoint_options(options.checkpoint_stages, options.checkpoint_group_size, len(trunk.stages))
+        check_checkpoint_options(
+            options.checkpoint_stages, options.checkpoint_group_size, len(trunk.stages), options.checkpoint_mode
+        )
         self.visual = visual
         self.trunk = trunk
         self.options = options
@@ -133,7 +136,7 @@ class ConvNeXtEncoder(CLIPEncoder):
             if group is None:
                 x = stage(x)
             else:  # timm's ConvNeXtStage.forward (downsample, blocks) with the blocks checkpointed
-                x = run_blocks(stage.blocks, stage.downsample(x), group)
+                x = run_blocks(stage.blocks, stage.downsample(x), group, mode=self.options.checkpoint_mode)
             features[name] = x
         features[DENSE_FEATURE] = self.trunk.norm_pre(x)
         return features
@@ -222,7 +225,9 @@ class ViTEncoder(CLIPEncoder):
                 f"MODEL.CLIP.VIT_PYRAMID_SCALES needs {len(FEATURE_NAMES)} entries (res2..res5), "
                 f"got {tuple(options.vit_pyramid_scales)}"
             )
-        check_checkpoint_options(options.checkpoint_stages, options.checkpoint_group_size, 1)
+        check_checkpoint_options(
+            options.checkpoint_stages, options.checkpoint_group_size, 1, options.checkpoint_mode
+        )
         self.visual = visual
         self.options = options
         self.patch_size = patch_h
@@ -273,7 +278,9 @@ class ViTEncoder(CLIPEncoder):
         def call(block: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
             return block(tokens, grid_size=(gh, gw)) if isinstance(block, AdaptedTokenBlock) else block(tokens)
 
-        x = run_blocks(visual.transformer.resblocks, x, self.options.checkpoint_group(0), call)
+        x = run_blocks(
+            visual.transformer.resblocks, x, self.options.checkpoint_group(0), call, self.options.checkpoint_mode
+        )
         if not batch_first:
             x = x.transpose(0, 1)
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 __all__ = ["DEFAULT_CHUNK_PIXELS", "QueryMasks", "as_query_masks", "binarize_and_score"]
 
-DEFAULT_CHUNK_PIXELS = 2**24  # full-resolution mask values per chunk: 64 MiB of float32
+DEFAULT_CHUNK_PIXELS = 2**26  # full-resolution mask values per chunk: 256 MiB of float32
 
 
 class QueryMasks:

@@ -18,16 +18,18 @@ __all__ = ["INSTANCE_SELECTIONS", "instance_inference", "panoptic_inference", "s
 def semantic_inference(class_probs: torch.Tensor, mask_logits: torch.Tensor | QueryMasks) -> torch.Tensor:
     """Per-class scores [C, H, W] = sum_q p_q(c) * sigmoid(M_q). class_probs: [Q, C+1] (last = void).
 
-    Summed chunk by chunk of queries (one chunk: the same numbers as one einsum; several: equal up to
-    float rounding of the sum's order)."""
-    scores = None
-    for positions, logits in as_query_masks(mask_logits).chunks():
-        part = torch.einsum("qc,qhw->chw", class_probs[positions, :-1], logits.sigmoid())
-        scores = part if scores is None else scores.add_(part)
-    if scores is None:  # no queries
-        height, width = mask_logits.shape[-2:]
-        return class_probs.new_zeros((class_probs.shape[-1] - 1, height, width))
-    return scores
+    Accumulated in place chunk by chunk of queries (one chunk: the same numbers as one product over all
+    queries; several: equal up to float rounding of the sum's order)."""
+    masks = as_query_masks(mask_logits)
+    height, width = masks.shape[-2:]
+    scores = class_probs.new_zeros((class_probs.shape[-1] - 1, height * width))  # stays zero without queries
+    for positions, logits in masks.chunks():
+        probs = class_probs[positions, :-1].t()
+        if positions.start == 0:
+            torch.mm(probs, logits.sigmoid().flatten(1), out=scores)
+        else:
+            scores.addmm_(probs, logits.sigmoid().flatten(1))
+    return scores.view(-1, height, width)
 
 
 def panoptic_inference(
