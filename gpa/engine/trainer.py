@@ -25,6 +25,7 @@ from detectron2.utils.logger import setup_logger
 from torch import nn
 
 from gpa.checkpoint import GPACheckpointer, atomic_write_text
+from gpa.modeling.meta_arch.gpa import INFERENCE_AMP_DTYPES
 
 from .evaluation_mapper import EvaluationMapper
 from .lr_scheduler import build_lr_scheduler
@@ -38,7 +39,7 @@ __all__ = ["RESULTS_FILE", "Trainer"]
 logger = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"  # Trainer.test's results of every dataset, under OUTPUT_DIR/inference
-AMP_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
+AMP_DTYPES = INFERENCE_AMP_DTYPES  # SOLVER.AMP.DTYPE takes the same names as TEST.AMP.DTYPE
 
 
 def resolve_data_seed(cfg: CfgNode) -> int:
