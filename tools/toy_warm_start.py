@@ -81,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> Path:
         toy_study.summary_table(values),
         "",
         "GPA from FC-CLIP against the others (a difference counts only when it exceeds the sum of the two standard "
-        "deviations; otherwise it is a tie):",
+        "deviations; otherwise it is a tie)"
+        + (": with one seed there is no spread, so every difference reads as a tie and none is a finding; run "
+           "more seeds (finished runs are reused)." if len(args.seeds) < 2 else ":"),
         "",
         *toy_study.comparison_lines(values, reference="gpa_from_fcclip"),
         "",
