@@ -1,11 +1,24 @@
-"""Large-scale jitter: random flip, resize by a random scale of the crop size, fixed-size crop/pad."""
+"""Large-scale jitter: random flip, resize by a random scale of the crop size, fixed-size crop/pad; and the steps
+both LSJ training mappers share (read and augment the image, one target mask per label value)."""
 from __future__ import annotations
 
 import detectron2.data.transforms as T
 import numpy as np
 import torch
+from detectron2.data import detection_utils as utils
+from detectron2.structures import BitMasks, Instances
 
-__all__ = ["build_lsj_augmentation", "transform_label_map"]
+from ..image_files import read_image_file
+
+__all__ = [
+    "TEST_TIME_DROPPED_KEYS",
+    "build_lsj_augmentation",
+    "read_and_augment",
+    "targets_from_label_map",
+    "transform_label_map",
+]
+
+TEST_TIME_DROPPED_KEYS = ("segments_info", "pan_seg_file_name", "sem_seg_file_name", "annotations")  # labels
 
 _FLIPS = {"horizontal": dict(horizontal=True, vertical=False), "vertical": dict(horizontal=False, vertical=True)}
 
@@ -38,3 +51,29 @@ def transform_label_map(transforms: T.TransformList, label_map: np.ndarray) -> t
     """
     out = transforms.apply_segmentation(label_map.astype(np.float64))
     return torch.from_numpy(np.ascontiguousarray(out)).long()
+
+
+def read_and_augment(
+    record: dict, augmentations: T.AugmentationList, image_format: str
+) -> tuple[T.TransformList, tuple[int, int]]:
+    """Read `record["file_name"]` (its size checked against the record's), augment it and store it as
+    `record["image"]` (uint8 CHW tensor). Returns the transforms applied and the image size before them."""
+    image = read_image_file(record["file_name"], image_format)
+    utils.check_image_size(record, image)
+    image_size = image.shape[:2]
+    aug_input = T.AugInput(image)
+    transforms = augmentations(aug_input)
+    record["image"] = torch.as_tensor(np.ascontiguousarray(aug_input.image.transpose(2, 0, 1)))
+    return transforms, image_size
+
+
+def targets_from_label_map(label_map: torch.Tensor, values: list[int], classes: list[int]) -> Instances:
+    """One target per label value: mask `label_map == values[i]`, class `classes[i]` (BitMasks, int64 classes)."""
+    instances = Instances(tuple(label_map.shape))
+    instances.gt_classes = torch.tensor(classes, dtype=torch.int64)
+    if values:
+        masks = torch.stack([label_map == v for v in values])
+    else:
+        masks = torch.zeros((0, *label_map.shape), dtype=torch.bool)
+    instances.gt_masks = BitMasks(masks)
+    return instances

@@ -4,21 +4,25 @@ from __future__ import annotations
 import copy
 
 import detectron2.data.transforms as T
-import numpy as np
-import torch
 from detectron2.config import configurable
-from detectron2.data import detection_utils as utils
-from detectron2.structures import BitMasks, Instances
 from panopticapi.utils import rgb2id
 
 from ..image_files import read_image_file
-from .lsj import build_lsj_augmentation, transform_label_map
+from .build import MAPPER_REGISTRY
+from .lsj import (
+    TEST_TIME_DROPPED_KEYS,
+    build_lsj_augmentation,
+    read_and_augment,
+    targets_from_label_map,
+    transform_label_map,
+)
 
 __all__ = ["PanopticLSJDatasetMapper"]
 
 VOID_SEGMENT_ID = 0  # panoptic PNGs encode unlabeled pixels as id 0; crop padding gets the same id
 
 
+@MAPPER_REGISTRY.register_as("panoptic_lsj")
 class PanopticLSJDatasetMapper:
     """Record -> {"image": uint8 CHW tensor, "instances": gt_classes (contiguous), gt_masks (BitMasks)}.
 
@@ -44,15 +48,9 @@ class PanopticLSJDatasetMapper:
 
     def __call__(self, dataset_dict: dict) -> dict:
         record = copy.deepcopy(dataset_dict)
-        image = read_image_file(record["file_name"], self.image_format)
-        utils.check_image_size(record, image)
-        image_size = image.shape[:2]
-        aug_input = T.AugInput(image)
-        transforms = self.augmentations(aug_input)
-        image = aug_input.image
-        record["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        transforms, image_size = read_and_augment(record, self.augmentations, self.image_format)
         if not self.is_train:
-            for key in ("segments_info", "pan_seg_file_name", "sem_seg_file_name", "annotations"):
+            for key in TEST_TIME_DROPPED_KEYS:
                 record.pop(key, None)
             return record
         if "pan_seg_file_name" not in record:
@@ -66,12 +64,7 @@ class PanopticLSJDatasetMapper:
         segment_map = transform_label_map(transforms, segment_map)
 
         kept = [s for s in record.pop("segments_info") if not s.get("iscrowd", 0)]
-        instances = Instances(image.shape[:2])
-        instances.gt_classes = torch.tensor([s["category_id"] for s in kept], dtype=torch.int64)
-        if kept:
-            masks = torch.stack([segment_map == s["id"] for s in kept])
-        else:
-            masks = torch.zeros((0, *image.shape[:2]), dtype=torch.bool)
-        instances.gt_masks = BitMasks(masks)
-        record["instances"] = instances
+        record["instances"] = targets_from_label_map(
+            segment_map, [s["id"] for s in kept], [s["category_id"] for s in kept]
+        )
         return record
