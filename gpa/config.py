@@ -97,6 +97,10 @@ def add_gpa_config(cfg: CN) -> None:
     cfg.MODEL.GPA.OUT_VOCAB_LOGIT_SCALE_MAX = 100.0  # clamp of CLIP's own logit scale (CFA / mask-pooling branch)
     cfg.MODEL.GPA.TRAIN_VOCABULARY = ""  # training classes for "seen" tests: a dataset name, class file, or ""
     #                                      ("" = the metadata of DATASETS.TRAIN[0], resolved on first use)
+    # The second classifier's feature head, a name in MASK_CLASSIFIER_REGISTRY (gpa/modeling/heads/mask_classifier.py):
+    # "" = chosen by MODEL.GPA.CFA.ENABLED ("ContextAwareAggregation" or "MaskPooling"); another name needs
+    # CFA.ENABLED False.
+    cfg.MODEL.GPA.MASK_CLASSIFIER = ""
     cfg.MODEL.GPA.CFA = CN()
     cfg.MODEL.GPA.CFA.ENABLED = True  # context-aware feature aggregation head (False = plain mask pooling)
     cfg.MODEL.GPA.CFA.CONTEXT_DIM = 256  # width of the object-agnostic context branch
