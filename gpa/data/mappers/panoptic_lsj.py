@@ -1,8 +1,6 @@
 """Training mapper for panoptic datasets: LSJ augmentation, one target per non-crowd segment."""
 from __future__ import annotations
 
-import copy
-
 import detectron2.data.transforms as T
 from detectron2.config import configurable
 from panopticapi.utils import rgb2id
@@ -10,8 +8,7 @@ from panopticapi.utils import rgb2id
 from ..image_files import read_image_file
 from .build import MAPPER_REGISTRY
 from .lsj import (
-    TEST_TIME_DROPPED_KEYS,
-    build_lsj_augmentation,
+    lsj_augmentation_from_config,
     read_and_augment,
     targets_from_label_map,
     transform_label_map,
@@ -39,19 +36,15 @@ class PanopticLSJDatasetMapper:
     def from_config(cls, cfg, is_train: bool = True) -> dict:
         return {
             "is_train": is_train,
-            "augmentations": build_lsj_augmentation(
-                cfg.INPUT.IMAGE_SIZE, cfg.INPUT.MIN_SCALE, cfg.INPUT.MAX_SCALE, cfg.INPUT.RANDOM_FLIP,
-                seg_pad_value=VOID_SEGMENT_ID,
-            ),
+            "augmentations": lsj_augmentation_from_config(cfg, seg_pad_value=VOID_SEGMENT_ID),
             "image_format": cfg.INPUT.FORMAT,
         }
 
     def __call__(self, dataset_dict: dict) -> dict:
-        record = copy.deepcopy(dataset_dict)
-        transforms, image_size = read_and_augment(record, self.augmentations, self.image_format)
+        record, transforms, image_size = read_and_augment(
+            dataset_dict, self.augmentations, self.image_format, self.is_train
+        )
         if not self.is_train:
-            for key in TEST_TIME_DROPPED_KEYS:
-                record.pop(key, None)
             return record
         if "pan_seg_file_name" not in record:
             raise KeyError(f"{record['file_name']}: the panoptic mapper needs 'pan_seg_file_name'; use the "

@@ -1,8 +1,6 @@
 """Training mapper for semantic datasets: LSJ augmentation, one target per class present."""
 from __future__ import annotations
 
-import copy
-
 import detectron2.data.transforms as T
 import torch
 from detectron2.config import configurable
@@ -11,8 +9,7 @@ from detectron2.data import MetadataCatalog
 from ..label_checks import LabelFileError, label_fix_hint, label_problems, read_label_file
 from .build import MAPPER_REGISTRY
 from .lsj import (
-    TEST_TIME_DROPPED_KEYS,
-    build_lsj_augmentation,
+    lsj_augmentation_from_config,
     read_and_augment,
     targets_from_label_map,
     transform_label_map,
@@ -50,10 +47,7 @@ class SemanticDatasetMapper:
         ignore_label = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).ignore_label
         return {
             "is_train": is_train,
-            "augmentations": build_lsj_augmentation(
-                cfg.INPUT.IMAGE_SIZE, cfg.INPUT.MIN_SCALE, cfg.INPUT.MAX_SCALE, cfg.INPUT.RANDOM_FLIP,
-                seg_pad_value=ignore_label,
-            ),
+            "augmentations": lsj_augmentation_from_config(cfg, seg_pad_value=ignore_label),
             "image_format": cfg.INPUT.FORMAT,
             "ignore_label": ignore_label,
         }
@@ -66,11 +60,10 @@ class SemanticDatasetMapper:
         return self._class_counts[dataset_name]
 
     def __call__(self, dataset_dict: dict) -> dict:
-        record = copy.deepcopy(dataset_dict)
-        transforms, image_size = read_and_augment(record, self.augmentations, self.image_format)
+        record, transforms, image_size = read_and_augment(
+            dataset_dict, self.augmentations, self.image_format, self.is_train
+        )
         if not self.is_train:
-            for key in TEST_TIME_DROPPED_KEYS:
-                record.pop(key, None)
             return record
         if "sem_seg_file_name" not in record:
             raise KeyError(f"{record['file_name']}: the semantic mapper needs 'sem_seg_file_name'")
