@@ -13,7 +13,8 @@ def add_gpa_config(cfg: CN) -> None:
     cfg.INPUT.MAX_SCALE = 2.0  # large-scale-jitter largest scale
     cfg.INPUT.SIZE_DIVISIBILITY = 32  # pad each batch to a multiple of this (ConvNeXt stride)
     cfg.DATASETS.CLASS_FILE_OVERRIDES = ()  # "dataset_name=path/to/classes.txt" pairs replacing a dataset's names
-    cfg.DATASETS.SEED_DATA_ORDER = True  # sampler seed derived from SEED so --resume replays the same order
+    # Removed keys: still accepted in a config file (older saved configs) and ignored with a warning.
+    cfg.register_deprecated_key("DATASETS.SEED_DATA_ORDER")  # never read; the data order always follows SEED
 
     # ---------------------------------------------------------------- CLIP encoder
     cfg.MODEL.CLIP = CN()
@@ -48,44 +49,45 @@ def add_gpa_config(cfg: CN) -> None:
     cfg.MODEL.ADAPTER.EVERY_K_BLOCKS = 1  # adapter after every k-th block of a chosen stage
 
     # ---------------------------------------------------------------- mask generator (Mask2Former names)
-    cfg.MODEL.SEM_SEG_HEAD.NAME = "GPAHead"
-    cfg.MODEL.SEM_SEG_HEAD.IN_FEATURES = ["res2", "res3", "res4", "res5"]
-    cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE = 255
+    cfg.MODEL.SEM_SEG_HEAD.NAME = "GPAHead"  # the mask generator (detectron2 SEM_SEG_HEADS_REGISTRY)
+    cfg.MODEL.SEM_SEG_HEAD.IN_FEATURES = ["res2", "res3", "res4", "res5"]  # encoder features the pixel decoder reads
     cfg.MODEL.SEM_SEG_HEAD.CONVS_DIM = 256  # pixel-decoder width
     cfg.MODEL.SEM_SEG_HEAD.MASK_DIM = 256  # mask-feature width
-    cfg.MODEL.SEM_SEG_HEAD.NORM = "GN"
+    cfg.MODEL.SEM_SEG_HEAD.NORM = "GN"  # normalization of the pixel decoder's convolutions (detectron2 get_norm)
     cfg.MODEL.SEM_SEG_HEAD.COMMON_STRIDE = 4  # stride of the mask features
-    cfg.MODEL.SEM_SEG_HEAD.PIXEL_DECODER_NAME = "MSDeformAttnPixelDecoder"
+    cfg.MODEL.SEM_SEG_HEAD.PIXEL_DECODER_NAME = "MSDeformAttnPixelDecoder"  # PIXEL_DECODER_REGISTRY name
+    # features refined by the deformable-attention encoder of the pixel decoder (the rest only by FPN lateral convs)
     cfg.MODEL.SEM_SEG_HEAD.DEFORMABLE_TRANSFORMER_ENCODER_IN_FEATURES = ["res3", "res4", "res5"]
-    cfg.MODEL.SEM_SEG_HEAD.DEFORMABLE_TRANSFORMER_ENCODER_N_POINTS = 4
-    cfg.MODEL.SEM_SEG_HEAD.DEFORMABLE_TRANSFORMER_ENCODER_N_HEADS = 8
-    cfg.MODEL.SEM_SEG_HEAD.TRANSFORMER_ENC_LAYERS = 6
-    cfg.MODEL.SEM_SEG_HEAD.TRANSFORMER_ENC_DIM_FEEDFORWARD = 1024
+    cfg.MODEL.SEM_SEG_HEAD.DEFORMABLE_TRANSFORMER_ENCODER_N_POINTS = 4  # sampling points per head and level
+    cfg.MODEL.SEM_SEG_HEAD.DEFORMABLE_TRANSFORMER_ENCODER_N_HEADS = 8  # attention heads of that encoder
+    cfg.MODEL.SEM_SEG_HEAD.TRANSFORMER_ENC_LAYERS = 6  # layers of that encoder
+    cfg.MODEL.SEM_SEG_HEAD.TRANSFORMER_ENC_DIM_FEEDFORWARD = 1024  # feed-forward width of that encoder
 
     cfg.MODEL.MASK_FORMER = CN()
+    # the masked-attention decoder (TRANSFORMER_DECODER_REGISTRY name)
     cfg.MODEL.MASK_FORMER.TRANSFORMER_DECODER_NAME = "MultiScaleMaskedTransformerDecoder"
-    cfg.MODEL.MASK_FORMER.DEEP_SUPERVISION = True
-    cfg.MODEL.MASK_FORMER.NO_OBJECT_WEIGHT = 0.1
-    cfg.MODEL.MASK_FORMER.CLASS_WEIGHT = 2.0
-    cfg.MODEL.MASK_FORMER.MASK_WEIGHT = 5.0
-    cfg.MODEL.MASK_FORMER.DICE_WEIGHT = 5.0
-    cfg.MODEL.MASK_FORMER.HIDDEN_DIM = 256
-    cfg.MODEL.MASK_FORMER.NUM_OBJECT_QUERIES = 250
-    cfg.MODEL.MASK_FORMER.NHEADS = 8
-    cfg.MODEL.MASK_FORMER.DROPOUT = 0.0
-    cfg.MODEL.MASK_FORMER.DIM_FEEDFORWARD = 2048
+    cfg.MODEL.MASK_FORMER.DEEP_SUPERVISION = True  # losses on every decoder layer's prediction, not only the last
+    cfg.MODEL.MASK_FORMER.NO_OBJECT_WEIGHT = 0.1  # cross-entropy weight of the "no object" class
+    cfg.MODEL.MASK_FORMER.CLASS_WEIGHT = 2.0  # weight of the classification loss and matching cost
+    cfg.MODEL.MASK_FORMER.MASK_WEIGHT = 5.0  # weight of the mask BCE loss and matching cost
+    cfg.MODEL.MASK_FORMER.DICE_WEIGHT = 5.0  # weight of the dice loss and matching cost
+    cfg.MODEL.MASK_FORMER.HIDDEN_DIM = 256  # query width of the transformer decoder
+    cfg.MODEL.MASK_FORMER.NUM_OBJECT_QUERIES = 250  # queries, i.e. at most this many segments per image
+    cfg.MODEL.MASK_FORMER.NHEADS = 8  # attention heads of the transformer decoder
+    cfg.MODEL.MASK_FORMER.DROPOUT = 0.0  # dropout in the transformer decoder
+    cfg.MODEL.MASK_FORMER.DIM_FEEDFORWARD = 2048  # feed-forward width of the transformer decoder
     cfg.MODEL.MASK_FORMER.DEC_LAYERS = 10  # 9 masked-attention layers + the prediction from the learnable queries
-    cfg.MODEL.MASK_FORMER.PRE_NORM = False
-    cfg.MODEL.MASK_FORMER.ENFORCE_INPUT_PROJ = False
+    cfg.MODEL.MASK_FORMER.PRE_NORM = False  # LayerNorm before (True) or after (False) each decoder sub-layer
+    cfg.MODEL.MASK_FORMER.ENFORCE_INPUT_PROJ = False  # a 1x1 projection of decoder inputs even when widths match
     cfg.MODEL.MASK_FORMER.TRAIN_NUM_POINTS = 112 * 112  # points sampled per mask for matching and losses
-    cfg.MODEL.MASK_FORMER.OVERSAMPLE_RATIO = 3.0
-    cfg.MODEL.MASK_FORMER.IMPORTANCE_SAMPLE_RATIO = 0.75
+    cfg.MODEL.MASK_FORMER.OVERSAMPLE_RATIO = 3.0  # candidate points per kept point for importance sampling
+    cfg.MODEL.MASK_FORMER.IMPORTANCE_SAMPLE_RATIO = 0.75  # share of points taken where the mask is most uncertain
     cfg.MODEL.MASK_FORMER.TEST = CN()
-    cfg.MODEL.MASK_FORMER.TEST.SEMANTIC_ON = True
-    cfg.MODEL.MASK_FORMER.TEST.INSTANCE_ON = True
-    cfg.MODEL.MASK_FORMER.TEST.PANOPTIC_ON = True
-    cfg.MODEL.MASK_FORMER.TEST.OBJECT_MASK_THRESHOLD = 0.0
-    cfg.MODEL.MASK_FORMER.TEST.OVERLAP_THRESHOLD = 0.8
+    cfg.MODEL.MASK_FORMER.TEST.SEMANTIC_ON = True  # semantic results ("sem_seg") at inference
+    cfg.MODEL.MASK_FORMER.TEST.INSTANCE_ON = True  # instance results ("instances") at inference
+    cfg.MODEL.MASK_FORMER.TEST.PANOPTIC_ON = True  # panoptic results ("panoptic_seg") at inference
+    cfg.MODEL.MASK_FORMER.TEST.OBJECT_MASK_THRESHOLD = 0.0  # panoptic: queries kept above this class score
+    cfg.MODEL.MASK_FORMER.TEST.OVERLAP_THRESHOLD = 0.8  # panoptic: min share of a mask left after overlaps
     cfg.MODEL.MASK_FORMER.TEST.DETECTIONS_PER_IMAGE = 100  # instance results kept per image
     # Instance (query, class) pairs: "all_classes" = Mask2Former's / FC-CLIP's top k over all classes, then stuff
     # dropped; "thing_classes" = top k among thing classes only (see gpa/modeling/inference/postprocess.py).
@@ -100,6 +102,10 @@ def add_gpa_config(cfg: CN) -> None:
     cfg.MODEL.GPA.OUT_VOCAB_LOGIT_SCALE_MAX = 100.0  # clamp of CLIP's own logit scale (CFA / mask-pooling branch)
     cfg.MODEL.GPA.TRAIN_VOCABULARY = ""  # training classes for "seen" tests: a dataset name, class file, or ""
     #                                      ("" = the metadata of DATASETS.TRAIN[0], resolved on first use)
+    # The second classifier's feature head, a name in MASK_CLASSIFIER_REGISTRY (gpa/modeling/heads/mask_classifier.py):
+    # "" = chosen by MODEL.GPA.CFA.ENABLED ("ContextAwareAggregation" or "MaskPooling"); another name needs
+    # CFA.ENABLED False.
+    cfg.MODEL.GPA.MASK_CLASSIFIER = ""
     cfg.MODEL.GPA.CFA = CN()
     cfg.MODEL.GPA.CFA.ENABLED = True  # context-aware feature aggregation head (False = plain mask pooling)
     cfg.MODEL.GPA.CFA.CONTEXT_DIM = 256  # width of the object-agnostic context branch

@@ -136,7 +136,6 @@ CONFIG_RULES: tuple[Rule, ...] = _rules([
     ("MODEL.ADAPTER.EVERY_K_BLOCKS", POSITIVE),
     ("MODEL.ADAPTER.STAGES", each(integer(0, 3))),
     # pixel decoder and transformer decoder
-    ("MODEL.SEM_SEG_HEAD.IGNORE_VALUE", integer(0, 65535)),
     ("MODEL.SEM_SEG_HEAD.CONVS_DIM", POSITIVE),
     ("MODEL.SEM_SEG_HEAD.MASK_DIM", POSITIVE),
     ("MODEL.SEM_SEG_HEAD.COMMON_STRIDE", one_of(4, 8, 16, 32)),

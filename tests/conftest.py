@@ -30,3 +30,12 @@ def tiny_cfg(tmp_path):
     cfg.merge_from_file(str(REPO / "configs" / "tiny" / "gpa_tiny.yaml"))
     cfg.OUTPUT_DIR = str(tmp_path / "output")
     return cfg
+
+
+@pytest.fixture
+def coco_like(tmp_path):
+    """Name of a registered 4-image COCO-panoptic dataset (64x96, seed 0) written under tmp_path."""
+    from tests.synthetic.coco import register_written_coco_panoptic, write_coco_panoptic
+
+    paths = write_coco_panoptic(tmp_path / "coco", num_images=4, size=(64, 96), seed=0)
+    return register_written_coco_panoptic(f"test_coco_like_{tmp_path.name}", paths)

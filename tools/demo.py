@@ -34,8 +34,8 @@ from gpa.inference import (
     parse_vocabulary_string,
     read_vocabulary_file,
 )
-from gpa.inference.export import save_outputs
 from gpa.inference.result import PredictionResult
+from gpa.inference.result_files import save_outputs
 from gpa.inference.video import VideoReader, VideoWriter
 from gpa.inference.visualization import draw_result, vocabulary_metadata
 

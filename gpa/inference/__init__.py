@@ -1,6 +1,6 @@
 """Inference with any vocabulary: the Predictor, builtin and user vocabularies, plain results.
 
-Drawing and file output live in `gpa.inference.visualization`, `gpa.inference.export` and
+Drawing and file output live in `gpa.inference.visualization`, `gpa.inference.result_files` and
 `gpa.inference.video` (imported on use: they pull in matplotlib and OpenCV).
 """
 from .builtin_vocabularies import BUILTIN_VOCABULARIES, builtin_vocabulary

@@ -8,7 +8,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from gpa.data import DatasetClasses, register_coco_panoptic_format
-from tests.synthetic import write_coco_panoptic
+from tests.synthetic import register_written_coco_panoptic, write_coco_panoptic
 
 
 @pytest.fixture(scope="module")
@@ -17,16 +17,7 @@ def coco(tmp_path_factory):
 
 
 def _register(name, paths, **kwargs):
-    register_coco_panoptic_format(
-        name,
-        image_root=paths["image_root"],
-        panoptic_root=paths["panoptic_root"],
-        panoptic_json=paths["panoptic_json"],
-        sem_seg_root=paths["sem_seg_root"],
-        instances_json=paths["instances_json"],
-        replace=True,
-        **kwargs,
-    )
+    register_written_coco_panoptic(name, paths, replace=True, **kwargs)
 
 
 def _ids(png):

@@ -7,24 +7,12 @@ import statistics
 
 import pytest
 
-from tests.synthetic.coco import write_coco_panoptic
-
 
 @pytest.mark.slow
-def test_tiny_model_overfits_four_images(tiny_cfg, tmp_path):
-    from gpa.data import register_coco_panoptic_format
+def test_tiny_model_overfits_four_images(tiny_cfg, coco_like):
     from gpa.engine import Trainer
 
-    paths = write_coco_panoptic(tmp_path / "coco", num_images=4, size=(64, 96), seed=0)
-    name = f"test_overfit_{tmp_path.name}"
-    register_coco_panoptic_format(
-        name,
-        image_root=paths["image_root"],
-        panoptic_root=paths["panoptic_root"],
-        panoptic_json=paths["panoptic_json"],
-        sem_seg_root=paths["sem_seg_root"],
-        instances_json=paths["instances_json"],
-    )
+    name = coco_like
     cfg = tiny_cfg
     cfg.DATASETS.TRAIN = (name,)
     cfg.DATASETS.TEST = (name,)

@@ -2,27 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
-
-from tests.synthetic.coco import write_coco_panoptic
-
-
-@pytest.fixture
-def coco_like(tmp_path):
-    from gpa.data import register_coco_panoptic_format
-
-    paths = write_coco_panoptic(tmp_path / "coco", num_images=4, size=(64, 96), seed=0)
-    name = f"test_coco_like_{tmp_path.name}"
-    register_coco_panoptic_format(
-        name,
-        image_root=paths["image_root"],
-        panoptic_root=paths["panoptic_root"],
-        panoptic_json=paths["panoptic_json"],
-        sem_seg_root=paths["sem_seg_root"],
-        instances_json=paths["instances_json"],
-    )
-    return name
 
 
 def test_trainer_trains_then_evaluates_pq_miou_ap(tiny_cfg, coco_like):

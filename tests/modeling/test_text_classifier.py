@@ -7,7 +7,7 @@ from detectron2.config import get_cfg
 from gpa.config import add_gpa_config
 from gpa.data.vocabulary import Vocabulary
 from gpa.modeling.backbone import CLIPBackbone
-from gpa.modeling.text import TEMPLATE_SETS, TextClassifier, get_templates, max_over_synonyms
+from gpa.modeling.text import TextClassifier, get_templates, max_over_synonyms, template_set_names
 from gpa.modeling.text.templates import check_templates
 
 EMBED = 16
@@ -105,8 +105,9 @@ def test_from_config():
 
 def test_template_sets():
     assert len(get_templates("vild")) == 14 and get_templates("single") == ("a photo of a {}.",)
-    for templates in TEMPLATE_SETS.values():
-        assert check_templates(templates) == templates
+    assert template_set_names() == ["single", "vild"]
+    for name in template_set_names():
+        assert check_templates(get_templates(name)) == get_templates(name)
     with pytest.raises(ValueError, match="unknown prompt-template set 'vild15'.*single, vild"):
         get_templates("vild15")
 

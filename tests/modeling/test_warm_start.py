@@ -14,6 +14,7 @@ from detectron2.modeling import build_model
 import gpa  # noqa: F401
 from gpa.config import add_gpa_config
 from gpa.modeling.backbone.spatial_adapter import SpatialAdapter
+from gpa.modeling.heads import ContextAwareAggregation, MaskPooling
 from tests.modeling.test_fcclip_parity import TRAIN, _inputs, _make_some_queries_void, _spread_weights
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,8 +66,9 @@ def models():
 
 def test_configs_are_fcclip_and_its_warm_start(models):
     fcclip, warm = models
-    assert fcclip.cfa_head is None and not fcclip.backbone.adapters
-    assert warm.cfa_head is not None and warm.cfa_head.mask_pooling_gate is not None and warm.backbone.adapters
+    assert isinstance(fcclip.cfa_head, MaskPooling) and not fcclip.backbone.adapters
+    assert isinstance(warm.cfa_head, ContextAwareAggregation) and warm.cfa_head.mask_pooling_gate is not None
+    assert warm.backbone.adapters
 
 
 def test_only_adapter_and_cfa_keys_are_new_and_outputs_equal_at_iteration_0(models):

@@ -5,7 +5,12 @@ or prepared layout and returns the paths it wrote.
 """
 from .ade20k import write_ade20k_full_raw, write_ade20k_raw
 from .cityscapes import write_cityscapes_raw
-from .coco import DEFAULT_COCO_CATEGORIES, instances_json_from_panoptic, write_coco_panoptic
+from .coco import (
+    DEFAULT_COCO_CATEGORIES,
+    instances_json_from_panoptic,
+    register_written_coco_panoptic,
+    write_coco_panoptic,
+)
 from .mapillary import write_mapillary_raw
 from .pascal import write_pascal_context_raw, write_pascal_voc_raw
 from .scenes import Scene, random_scene
@@ -15,6 +20,7 @@ __all__ = [
     "Scene",
     "instances_json_from_panoptic",
     "random_scene",
+    "register_written_coco_panoptic",
     "write_ade20k_full_raw",
     "write_ade20k_raw",
     "write_cityscapes_raw",

@@ -152,3 +152,20 @@ def write_coco_panoptic(
     if instances:
         paths["instances_json"].write_text(json.dumps(instances_json_from_panoptic(panoptic, paths["panoptic_root"])))
     return paths
+
+
+def register_written_coco_panoptic(name: str, paths: Mapping[str, Path], **kwargs) -> str:
+    """Register what `write_coco_panoptic` wrote as dataset `name` (gpa's generic COCO-panoptic registration);
+    `kwargs` go to `register_coco_panoptic_format`. Returns `name`."""
+    from gpa.data import register_coco_panoptic_format
+
+    register_coco_panoptic_format(
+        name,
+        image_root=paths["image_root"],
+        panoptic_root=paths["panoptic_root"],
+        panoptic_json=paths["panoptic_json"],
+        sem_seg_root=paths["sem_seg_root"],
+        instances_json=paths["instances_json"],
+        **kwargs,
+    )
+    return name

@@ -7,11 +7,10 @@ from typing import Any
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from gpa.files import read_json, require_fields
-
 from ..class_metadata import ClassMetadata
 from ..dataset_classes import DatasetClasses
-from .loaders import ImageEntry, load_panoptic_json, load_semantic_folders, require_path
+from .class_sources import panoptic_json_classes
+from .loaders import ImageEntry, load_panoptic_json, load_semantic_folders
 
 __all__ = ["ClassSource", "register_coco_panoptic_format", "register_semantic_format"]
 
@@ -36,13 +35,6 @@ def _register(name: str, loader: Callable[[], list[dict]], metadata: ClassMetada
             MetadataCatalog.remove(name)
     DatasetCatalog.register(name, loader)
     MetadataCatalog[name] = metadata
-
-
-def categories_of_panoptic_json(panoptic_json: Path, dataset_name: str, hint: str = "") -> DatasetClasses:
-    """A dataset's classes as listed by its own panoptic JSON ("categories", in file order)."""
-    require_path(panoptic_json, dataset_name, hint, "panoptic json")
-    data = require_fields(read_json(panoptic_json, "panoptic json"), ("categories",), panoptic_json, "panoptic json")
-    return DatasetClasses.from_categories(data["categories"], where=str(panoptic_json))
 
 
 def register_coco_panoptic_format(
@@ -73,7 +65,7 @@ def register_coco_panoptic_format(
     panoptic_json = Path(panoptic_json)
     hints = dict(hints or {})
     source = _as_source(classes) if classes is not None else (
-        lambda: categories_of_panoptic_json(panoptic_json, name, hints.get("panoptic_json", ""))
+        lambda: panoptic_json_classes(panoptic_json, name, hints.get("panoptic_json", ""))
     )
     fields: dict[str, Any] = {
         "image_root": str(image_root),

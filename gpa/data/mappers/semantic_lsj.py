@@ -1,23 +1,24 @@
 """Training mapper for semantic datasets: LSJ augmentation, one target per class present."""
 from __future__ import annotations
 
-import copy
-
 import detectron2.data.transforms as T
-import numpy as np
 import torch
 from detectron2.config import configurable
 from detectron2.data import MetadataCatalog
-from detectron2.data import detection_utils as utils
-from detectron2.structures import BitMasks, Instances
 
-from ..image_files import read_image_file
 from ..label_checks import LabelFileError, label_fix_hint, label_problems, read_label_file
-from .lsj import build_lsj_augmentation, transform_label_map
+from .build import MAPPER_REGISTRY
+from .lsj import (
+    lsj_augmentation_from_config,
+    read_and_augment,
+    targets_from_label_map,
+    transform_label_map,
+)
 
 __all__ = ["SemanticDatasetMapper"]
 
 
+@MAPPER_REGISTRY.register_as("semantic_lsj")
 class SemanticDatasetMapper:
     """Record -> {"image", "sem_seg" (int64 HxW, ignore kept), "instances": one mask per class present}.
 
@@ -46,10 +47,7 @@ class SemanticDatasetMapper:
         ignore_label = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).ignore_label
         return {
             "is_train": is_train,
-            "augmentations": build_lsj_augmentation(
-                cfg.INPUT.IMAGE_SIZE, cfg.INPUT.MIN_SCALE, cfg.INPUT.MAX_SCALE, cfg.INPUT.RANDOM_FLIP,
-                seg_pad_value=ignore_label,
-            ),
+            "augmentations": lsj_augmentation_from_config(cfg, seg_pad_value=ignore_label),
             "image_format": cfg.INPUT.FORMAT,
             "ignore_label": ignore_label,
         }
@@ -62,17 +60,10 @@ class SemanticDatasetMapper:
         return self._class_counts[dataset_name]
 
     def __call__(self, dataset_dict: dict) -> dict:
-        record = copy.deepcopy(dataset_dict)
-        image = read_image_file(record["file_name"], self.image_format)
-        utils.check_image_size(record, image)
-        image_size = image.shape[:2]
-        aug_input = T.AugInput(image)
-        transforms = self.augmentations(aug_input)
-        image = aug_input.image
-        record["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        record, transforms, image_size = read_and_augment(
+            dataset_dict, self.augmentations, self.image_format, self.is_train
+        )
         if not self.is_train:
-            for key in ("segments_info", "pan_seg_file_name", "sem_seg_file_name", "annotations"):
-                record.pop(key, None)
             return record
         if "sem_seg_file_name" not in record:
             raise KeyError(f"{record['file_name']}: the semantic mapper needs 'sem_seg_file_name'")
@@ -95,12 +86,5 @@ class SemanticDatasetMapper:
         record["sem_seg"] = sem_seg
 
         classes = [c for c in torch.unique(sem_seg).tolist() if c != self.ignore_label]
-        instances = Instances(image.shape[:2])
-        instances.gt_classes = torch.tensor(classes, dtype=torch.int64)
-        if classes:
-            masks = torch.stack([sem_seg == c for c in classes])
-        else:
-            masks = torch.zeros((0, *image.shape[:2]), dtype=torch.bool)
-        instances.gt_masks = BitMasks(masks)
-        record["instances"] = instances
+        record["instances"] = targets_from_label_map(sem_seg, classes, classes)
         return record

@@ -12,6 +12,8 @@ import torch
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch import nn
 
+from gpa.modeling.backbone.encoders import DENSE_FEATURE
+
 from .captions import single_object_images
 from .world import COLOURS, SHAPES, THING_CLASSES, UNSEEN_THINGS
 
@@ -118,7 +120,7 @@ class DenseEncoderCLIP(nn.Module):
         self.backbone = backbone
 
     def encode_image(self, images: torch.Tensor, normalize: bool = False) -> torch.Tensor:
-        dense = self.backbone(images)["clip_dense"]  # [N, D, h, w]
+        dense = self.backbone(images)[DENSE_FEATURE]  # [N, D, h, w]
         embeddings = self.backbone.pool_dense(dense.mean(dim=(2, 3)))
         return nn.functional.normalize(embeddings, dim=-1) if normalize else embeddings
 

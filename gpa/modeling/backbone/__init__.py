@@ -2,7 +2,7 @@
 from .clip_backbone import CLIPBackbone
 from .open_clip_configs import register_model_configs
 from .spatial_adapter import SpatialAdapter
-from .spatial_mixers import SpatialMixerOptions, build_spatial_mixer, register_spatial_mixer
+from .spatial_mixers import SPATIAL_MIXER_REGISTRY, SpatialMixerOptions, build_spatial_mixer
 
 __all__ = [
     "CLIPBackbone",
@@ -10,5 +10,5 @@ __all__ = [
     "SpatialMixerOptions",
     "build_spatial_mixer",
     "register_model_configs",
-    "register_spatial_mixer",
+    "SPATIAL_MIXER_REGISTRY",
 ]

@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
 
+from .stage_indices import check_stage_indices
+
 __all__ = ["CHECKPOINT_MODES", "check_checkpoint_options", "keep_narrowing_products", "run_blocks"]
 
 CHECKPOINT_MODES = ("full", "selective")
@@ -45,14 +47,7 @@ def check_checkpoint_options(stages: Sequence[int], group_size: int, num_stages:
         raise ValueError(f"MODEL.CLIP.CHECKPOINT_MODE is {mode!r}; valid: {', '.join(CHECKPOINT_MODES)}")
     if group_size < 1:
         raise ValueError(f"MODEL.CLIP.CHECKPOINT_GROUP_SIZE must be >= 1 (blocks per group), got {group_size}")
-    if len(set(stages)) != len(stages):
-        raise ValueError(f"MODEL.CLIP.CHECKPOINT_STAGES lists a stage twice: {tuple(stages)}")
-    for stage in stages:
-        if not 0 <= stage < num_stages:
-            raise ValueError(
-                f"MODEL.CLIP.CHECKPOINT_STAGES has stage {stage}, but this encoder has {num_stages} stage(s) "
-                f"(valid indices 0..{num_stages - 1}; () turns checkpointing off)"
-            )
+    check_stage_indices(stages, num_stages, "MODEL.CLIP.CHECKPOINT_STAGES", "; () turns checkpointing off")
 
 
 def _call_blocks(call: BlockCall, x: torch.Tensor, blocks: Sequence[nn.Module]) -> torch.Tensor:

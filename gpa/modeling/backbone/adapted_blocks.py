@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .spatial_adapter import SpatialAdapter
+from .stage_indices import check_stage_indices
 
 __all__ = ["AdaptedBlock", "AdaptedConvBlock", "AdaptedTokenBlock", "insert_adapters"]
 
@@ -103,14 +104,7 @@ def insert_adapters(
     num_stages = len(stage_blocks)
     if every_k_blocks < 1:
         raise ValueError(f"MODEL.ADAPTER.EVERY_K_BLOCKS must be >= 1, got {every_k_blocks}")
-    if len(set(stages)) != len(stages):
-        raise ValueError(f"MODEL.ADAPTER.STAGES lists a stage twice: {tuple(stages)}")
-    for stage in stages:
-        if not 0 <= stage < num_stages:
-            raise ValueError(
-                f"MODEL.ADAPTER.STAGES has stage {stage}, but this encoder has {num_stages} stage(s) "
-                f"(valid indices 0..{num_stages - 1})"
-            )
+    check_stage_indices(stages, num_stages, "MODEL.ADAPTER.STAGES")
     adapters: list[SpatialAdapter] = []
     for stage in stages:
         blocks = stage_blocks[stage]

@@ -1,7 +1,7 @@
 """Feature extraction from open_clip image towers: one wrapper class per tower type.
 
-`build_encoder(visual, options)` picks the wrapper from `ENCODER_TYPES` by the type of
-`clip_model.visual` (explicit dispatch; never by model name). A wrapper is a plain object holding
+`build_encoder(visual, options)` picks the wrapper registered in `CLIP_ENCODER_REGISTRY` whose `tower_type` is
+the type of `clip_model.visual` (explicit dispatch; never by model name). A wrapper is a plain object holding
 a reference to the tower (the tower stays registered only under `clip_model`), and tells:
 - its stages' block containers and widths (where adapters go), and how to wrap a block;
 - `forward(x)` -> {"res2".."res5", "clip_dense"} and `output_shapes()` with the same channels/strides;
@@ -13,6 +13,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,8 @@ from open_clip.timm_model import TimmModel
 from open_clip.transformer import VisionTransformer
 from timm.models.convnext import ConvNeXt
 from torch import nn
+
+from gpa.registry import NamedRegistry
 
 from .activation_checkpointing import check_checkpoint_options, run_blocks
 from .adapted_blocks import AdaptedBlock, AdaptedConvBlock, AdaptedTokenBlock
@@ -33,7 +36,7 @@ __all__ = [
     "CLIPEncoder",
     "ConvNeXtEncoder",
     "ViTEncoder",
-    "ENCODER_TYPES",
+    "CLIP_ENCODER_REGISTRY",
     "build_encoder",
     "interpolate_pos_embed",
     "pyramid_resize_steps",
@@ -42,6 +45,10 @@ __all__ = [
 
 FEATURE_NAMES = ("res2", "res3", "res4", "res5")
 DENSE_FEATURE = "clip_dense"
+
+CLIP_ENCODER_REGISTRY = NamedRegistry("CLIP_ENCODER", "CLIP image-tower wrapper")
+CLIP_ENCODER_REGISTRY.__doc__ = """CLIPEncoder subclasses, each built as `cls(visual, options)` for the open_clip image
+towers of its `tower_type` (chosen by the tower's type, not by a config key)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,8 @@ class EncoderOptions:
 
 class CLIPEncoder(ABC):
     """Interface of the tower wrappers."""
+
+    tower_type: ClassVar[type[nn.Module]]  # the open_clip image-tower class (and subclasses) this wrapper handles
 
     @abstractmethod
     def stage_blocks(self) -> list[nn.Sequential | nn.ModuleList]:
@@ -91,12 +100,15 @@ class CLIPEncoder(ABC):
         return self.output_shapes()[DENSE_FEATURE].channels
 
 
+@CLIP_ENCODER_REGISTRY.register()
 class ConvNeXtEncoder(CLIPEncoder):
     """open_clip TimmModel with a timm ConvNeXt trunk.
 
     stem + stage 0 -> res2 (stride 4), stages 1..3 -> res3..res5; dense map = trunk.norm_pre(res5);
     pooling head = trunk.head (pool, norm) then the CLIP projection `visual.head`.
     """
+
+    tower_type = TimmModel
 
     def __init__(self, visual: TimmModel, options: EncoderOptions) -> None:
         trunk = visual.trunk
@@ -197,6 +209,7 @@ def simple_pyramid(x: torch.Tensor, steps: Sequence[tuple[str, int]]) -> list[to
     return levels
 
 
+@CLIP_ENCODER_REGISTRY.register()
 class ViTEncoder(CLIPEncoder):
     """open_clip VisionTransformer.
 
@@ -204,6 +217,8 @@ class ViTEncoder(CLIPEncoder):
     resizes by `vit_pyramid_scales`; the dense map is ln_post of the patch tokens; the pooling head
     is the projection. The positional embedding is interpolated (bicubic) to the input's patch grid.
     """
+
+    tower_type = VisionTransformer
 
     num_prefix_tokens = 1  # the class token
 
@@ -297,17 +312,12 @@ class ViTEncoder(CLIPEncoder):
         return x @ self.visual.proj
 
 
-ENCODER_TYPES: dict[type[nn.Module], type[CLIPEncoder]] = {
-    TimmModel: ConvNeXtEncoder,
-    VisionTransformer: ViTEncoder,
-}
-
-
 def build_encoder(visual: nn.Module, options: EncoderOptions) -> CLIPEncoder:
     """The wrapper registered for the type of `visual` (or its nearest registered base class)."""
     for cls in type(visual).__mro__:
-        if cls in ENCODER_TYPES:
-            return ENCODER_TYPES[cls](visual, options)
-    supported = ", ".join(f"{t.__module__}.{t.__name__}" for t in ENCODER_TYPES)
+        for _, encoder in CLIP_ENCODER_REGISTRY:
+            if encoder.tower_type is cls:
+                return encoder(visual, options)
+    supported = ", ".join(f"{e.tower_type.__module__}.{e.tower_type.__name__}" for _, e in CLIP_ENCODER_REGISTRY)
     tower = f"{type(visual).__module__}.{type(visual).__name__}"
     raise TypeError(f"unsupported CLIP image tower {tower}; supported: {supported}")

@@ -1,20 +1,21 @@
 """Spatial mixers: the spatial-dependency step of the adapter, applied to the rank-r map [N, r, H, W].
 
-Mixers register themselves by name with `@register_spatial_mixer("name")`; `build_spatial_mixer`
+Mixers register themselves by name with `@SPATIAL_MIXER_REGISTRY.register_as("name")`; `build_spatial_mixer`
 builds one by name and fails listing the registered names.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gpa.registry import NamedRegistry
+
 __all__ = [
     "SpatialMixerOptions",
-    "register_spatial_mixer",
+    "SPATIAL_MIXER_REGISTRY",
     "build_spatial_mixer",
     "spatial_mixer_names",
     "DepthwiseConvMixer",
@@ -35,34 +36,18 @@ class SpatialMixerOptions:
     num_heads: int = 4  # heads of "window_attention"
 
 
-MixerBuilder = Callable[[int, SpatialMixerOptions], nn.Module]
-_SPATIAL_MIXERS: dict[str, MixerBuilder] = {}
-
-
-def register_spatial_mixer(name: str) -> Callable[[MixerBuilder], MixerBuilder]:
-    """Class decorator registering a mixer built as `cls(channels, options)` under `name`."""
-
-    def decorator(builder: MixerBuilder) -> MixerBuilder:
-        if name in _SPATIAL_MIXERS:
-            raise ValueError(f"spatial mixer {name!r} is already registered (by {_SPATIAL_MIXERS[name]!r})")
-        _SPATIAL_MIXERS[name] = builder
-        return builder
-
-    return decorator
+SPATIAL_MIXER_REGISTRY = NamedRegistry("SPATIAL_MIXER", "spatial mixer")
+SPATIAL_MIXER_REGISTRY.__doc__ = "Spatial mixers by MODEL.ADAPTER.SPATIAL_KIND, each built as `cls(channels, options)`."
 
 
 def spatial_mixer_names() -> list[str]:
     """Names accepted by MODEL.ADAPTER.SPATIAL_KIND."""
-    return sorted(_SPATIAL_MIXERS)
+    return SPATIAL_MIXER_REGISTRY.names()
 
 
 def build_spatial_mixer(kind: str, channels: int, options: SpatialMixerOptions) -> nn.Module:
     """Build the mixer registered as `kind` for a `channels`-channel map."""
-    if kind not in _SPATIAL_MIXERS:
-        raise ValueError(
-            f"unknown spatial mixer {kind!r} (MODEL.ADAPTER.SPATIAL_KIND); valid: {', '.join(spatial_mixer_names())}"
-        )
-    return _SPATIAL_MIXERS[kind](channels, options)
+    return SPATIAL_MIXER_REGISTRY.get_for(kind, "MODEL.ADAPTER.SPATIAL_KIND")(channels, options)
 
 
 def _check_odd_kernel(kernel_size: int, kind: str) -> None:
@@ -72,7 +57,7 @@ def _check_odd_kernel(kernel_size: int, kind: str) -> None:
         )
 
 
-@register_spatial_mixer("depthwise_conv")
+@SPATIAL_MIXER_REGISTRY.register_as("depthwise_conv")
 class DepthwiseConvMixer(nn.Module):
     """k x k depthwise convolution, 'same' padding."""
 
@@ -86,7 +71,7 @@ class DepthwiseConvMixer(nn.Module):
         return self.conv(x)
 
 
-@register_spatial_mixer("dilated_conv")
+@SPATIAL_MIXER_REGISTRY.register_as("dilated_conv")
 class DilatedConvMixer(nn.Module):
     """k x k depthwise convolution with dilation (a wider context at the same cost), 'same' padding."""
 
@@ -116,7 +101,7 @@ def window_merge(tokens: torch.Tensor, window: int, n: int, h: int, w: int) -> t
     return x.permute(0, 5, 1, 3, 2, 4).reshape(n, c, h, w)
 
 
-@register_spatial_mixer("window_attention")
+@SPATIAL_MIXER_REGISTRY.register_as("window_attention")
 class WindowAttentionMixer(nn.Module):
     """Multi-head self-attention inside non-overlapping windows, with a relative position bias.
 
@@ -165,7 +150,7 @@ class WindowAttentionMixer(nn.Module):
         return window_merge(out, win, n, hp, wp)[..., :h, :w]
 
 
-@register_spatial_mixer("identity")
+@SPATIAL_MIXER_REGISTRY.register_as("identity")
 class IdentityMixer(nn.Module):
     """No spatial modeling: the adapter reduces to a per-position low-rank bottleneck."""
 

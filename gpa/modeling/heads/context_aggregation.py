@@ -25,6 +25,8 @@ from torch import nn
 
 from gpa.modeling.ops.mask_pooling import mask_pool
 
+from .mask_classifier import MASK_CLASSIFIER_REGISTRY
+
 __all__ = ["ContextAwareAggregation", "mask_biased_attention_pool"]
 
 
@@ -61,8 +63,11 @@ class _SeparableBlock(nn.Module):
         return x + F.gelu(self.pointwise(self.norm(self.depthwise(x))))
 
 
+@MASK_CLASSIFIER_REGISTRY.register()
 class ContextAwareAggregation(nn.Module):
     """Aggregates dense CLIP features into one vector per query (see module docstring)."""
+
+    has_loss = True  # trained by GPA's matched cross-entropy (MODEL.GPA.CFA.LOSS_WEIGHT)
 
     @configurable
     def __init__(

@@ -23,9 +23,10 @@ from detectron2.structures import ImageList
 from torch import nn
 
 from gpa.data.vocabulary import Vocabulary, read_class_file
+from gpa.modeling.backbone.encoders import DENSE_FEATURE
 from gpa.modeling.backbone.spatial_adapter import SpatialAdapter
 from gpa.modeling.criterion import SetCriterion
-from gpa.modeling.heads.context_aggregation import ContextAwareAggregation
+from gpa.modeling.heads import build_mask_classifier
 from gpa.modeling.heads.matched_cross_entropy import matched_cross_entropy
 from gpa.modeling.heads.open_vocab_logits import open_vocab_logits
 from gpa.modeling.inference.ensemble import ENSEMBLE_FORMULAS, geometric_ensemble
@@ -36,9 +37,6 @@ from gpa.modeling.inference.postprocess import (
     panoptic_inference,
     semantic_inference,
 )
-from gpa.modeling.matching.hungarian_matcher import HungarianMatcher
-from gpa.modeling.ops.mask_pooling import mask_pool
-from gpa.modeling.text.templates import get_templates
 from gpa.modeling.text.text_classifier import TextClassifier
 
 __all__ = ["GPA", "INFERENCE_AMP_DTYPES", "resolve_vocabulary"]
@@ -84,7 +82,7 @@ class GPA(nn.Module):
         sem_seg_head: nn.Module,
         criterion: SetCriterion,
         text_classifier: TextClassifier,
-        cfa_head: ContextAwareAggregation | None,
+        cfa_head: nn.Module,
         pixel_mean: Sequence[float],
         pixel_std: Sequence[float],
         size_divisibility: int = 32,
@@ -106,13 +104,14 @@ class GPA(nn.Module):
         postprocess_chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
         inference_amp_dtype: str = "",
         train_vocabulary_sources: Sequence[str] = (),
-        deep_supervision: bool = True,
     ) -> None:
         super().__init__()
         self.backbone = backbone
         self.sem_seg_head = sem_seg_head
         self.criterion = criterion
         self.text_classifier = text_classifier
+        # The second classifier's feature head (a MASK_CLASSIFIER_REGISTRY member). The attribute keeps the name
+        # `cfa_head` so CFA checkpoints keep their key names; mask pooling has no parameters, hence no keys.
         self.cfa_head = cfa_head
         self.void_embedding = nn.Embedding(1, backbone.embed_dim)
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean, dtype=torch.float32).view(-1, 1, 1), False)
@@ -153,7 +152,6 @@ class GPA(nn.Module):
             )
         self.inference_amp_dtype = INFERENCE_AMP_DTYPES.get(inference_amp_dtype)  # None = float32
         self.train_vocabulary_sources = tuple(train_vocabulary_sources)
-        self.deep_supervision = deep_supervision
         self._train_vocabulary: Vocabulary | None = None
         self._seen_cache: dict[Vocabulary, torch.Tensor] = {}
 
@@ -165,40 +163,14 @@ class GPA(nn.Module):
         sem_seg_head = SEM_SEG_HEADS_REGISTRY.get(cfg.MODEL.SEM_SEG_HEAD.NAME)(
             cfg, head_shapes, embed_dim=backbone.embed_dim
         )
-        mf = cfg.MODEL.MASK_FORMER
-        matcher = HungarianMatcher(
-            cost_class=mf.CLASS_WEIGHT,
-            cost_mask=mf.MASK_WEIGHT,
-            cost_dice=mf.DICE_WEIGHT,
-            num_points=mf.TRAIN_NUM_POINTS,
-        )
-        base_weights = {"loss_ce": mf.CLASS_WEIGHT, "loss_mask": mf.MASK_WEIGHT, "loss_dice": mf.DICE_WEIGHT}
-        weights = dict(base_weights)
-        if mf.DEEP_SUPERVISION:
-            for i in range(mf.DEC_LAYERS - 1):
-                weights.update({f"{k}_{i}": v for k, v in base_weights.items()})
-        criterion = SetCriterion(
-            matcher=matcher,
-            weight_dict=weights,
-            eos_coef=mf.NO_OBJECT_WEIGHT,
-            losses=["labels", "masks"],
-            num_points=mf.TRAIN_NUM_POINTS,
-            oversample_ratio=mf.OVERSAMPLE_RATIO,
-            importance_sample_ratio=mf.IMPORTANCE_SAMPLE_RATIO,
-        )
-        gpa = cfg.MODEL.GPA
-        cfa_head = None
-        if gpa.CFA.ENABLED:
-            cfa_head = ContextAwareAggregation(cfg, dense_dim=backbone.dense_dim, query_dim=mf.HIDDEN_DIM)
+        mf, gpa = cfg.MODEL.MASK_FORMER, cfg.MODEL.GPA
         train_sources = (gpa.TRAIN_VOCABULARY,) if gpa.TRAIN_VOCABULARY else tuple(cfg.DATASETS.TRAIN)
         return {
             "backbone": backbone,
             "sem_seg_head": sem_seg_head,
-            "criterion": criterion,
-            "text_classifier": TextClassifier(
-                backbone, get_templates(cfg.MODEL.CLIP.PROMPT_TEMPLATES), cfg.MODEL.CLIP.TEXT_CHUNK_SIZE
-            ),
-            "cfa_head": cfa_head,
+            "criterion": SetCriterion(cfg),
+            "text_classifier": TextClassifier(cfg, backbone),
+            "cfa_head": build_mask_classifier(cfg, dense_dim=backbone.dense_dim, query_dim=mf.HIDDEN_DIM),
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
             "size_divisibility": cfg.INPUT.SIZE_DIVISIBILITY,
@@ -220,7 +192,6 @@ class GPA(nn.Module):
             "postprocess_chunk_pixels": mf.TEST.CHUNK_PIXELS,
             "inference_amp_dtype": cfg.TEST.AMP.DTYPE if cfg.TEST.AMP.ENABLED else "",
             "train_vocabulary_sources": train_sources,
-            "deep_supervision": mf.DEEP_SUPERVISION,
         }
 
     @property
@@ -247,8 +218,7 @@ class GPA(nn.Module):
         for the CFA head with MODEL.GPA.CFA.START_AS_MASK_POOLING.
         """
         owners = [name for name, module in self.named_modules() if isinstance(module, SpatialAdapter)]
-        if self.cfa_head is not None:
-            owners.append("cfa_head")
+        owners.append("cfa_head")
         return sorted(k for k in self.state_dict() if any(k.startswith(f"{owner}.") for owner in owners))
 
     # ------------------------------------------------------------------ vocabularies
@@ -329,10 +299,10 @@ class GPA(nn.Module):
         ]
         if self.training:
             return self.losses(batched_inputs, images, features, outputs, in_vocab, text, class_index, len(vocabulary))
-        cfa = self.cfa_logits(features["clip_dense"], outputs, text, class_index, len(vocabulary))
+        cfa = self.cfa_logits(features[DENSE_FEATURE], outputs, text, class_index, len(vocabulary))
         valid = None
         if self.ensemble_on_valid_mask:
-            valid = self.valid_queries(features["clip_dense"], outputs["pred_masks"])
+            valid = self.valid_queries(features[DENSE_FEATURE], outputs["pred_masks"])
         probs = geometric_ensemble(
             in_vocab[-1],
             cfa,
@@ -360,11 +330,8 @@ class GPA(nn.Module):
         return open_vocab_logits(embeds, text, class_index, num_classes, scale, self.void_embedding.weight[0])
 
     def cfa_logits(self, dense, outputs, text, class_index, num_classes: int) -> torch.Tensor:
-        """Classify each query's CLIP-space feature (CFA, or plain mask pooling when CFA is off)."""
-        if self.cfa_head is not None:
-            pooled = self.cfa_head(dense, outputs["pred_masks"], outputs["query_features"])
-        else:
-            pooled = mask_pool(dense, outputs["pred_masks"])
+        """Classify each query's CLIP-space feature from the mask classifier (CFA, mask pooling, ...)."""
+        pooled = self.cfa_head(dense, outputs["pred_masks"], outputs["query_features"])
         batch, queries, dim = pooled.shape
         embeds = self.backbone.pool_dense(pooled.reshape(batch * queries, dim)).reshape(batch, queries, -1)
         scale = self.backbone.logit_scale.clamp(max=self.out_vocab_logit_scale_max)
@@ -373,19 +340,19 @@ class GPA(nn.Module):
     def losses(self, batched_inputs, images, features, outputs, in_vocab, text, class_index, num_classes):
         targets = self.prepare_targets(batched_inputs, images)
         layers = self._layers(outputs)
-        criterion_outputs = {"pred_logits": in_vocab[-1], "pred_masks": outputs["pred_masks"]}
-        criterion_outputs["aux_outputs"] = (
-            [
+        criterion_outputs = {
+            "pred_logits": in_vocab[-1],
+            "pred_masks": outputs["pred_masks"],
+            # the criterion's own deep_supervision (MODEL.MASK_FORMER.DEEP_SUPERVISION) decides if these are used
+            "aux_outputs": [
                 {"pred_logits": logits, "pred_masks": layer["pred_masks"]}
                 for logits, layer in zip(in_vocab[:-1], layers[:-1])
-            ]
-            if self.deep_supervision
-            else []
-        )
+            ],
+        }
         losses, indices = self.criterion(criterion_outputs, targets)
         weighted = {k: v * self.criterion.weight_dict[k] for k, v in losses.items() if k in self.criterion.weight_dict}
-        if self.cfa_head is not None:
-            cfa = self.cfa_logits(features["clip_dense"], outputs, text, class_index, num_classes)
+        if self.cfa_head.has_loss:
+            cfa = self.cfa_logits(features[DENSE_FEATURE], outputs, text, class_index, num_classes)
             labels = [t["labels"] for t in targets]
             weighted["loss_cfa"] = self.cfa_loss_weight * matched_cross_entropy(cfa, indices, labels)
         return weighted

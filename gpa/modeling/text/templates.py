@@ -1,30 +1,48 @@
-"""Prompt-template sets by name (MODEL.CLIP.PROMPT_TEMPLATES); each template has one "{}" for the class name."""
+"""Prompt-template sets by name (MODEL.CLIP.PROMPT_TEMPLATES); each template has one "{}" for the class name.
+
+A set is a function returning its templates, registered under its function name with
+`@PROMPT_TEMPLATE_REGISTRY.register()`.
+"""
 from __future__ import annotations
 
-__all__ = ["TEMPLATE_SETS", "get_templates", "check_templates"]
+from gpa.registry import NamedRegistry
 
-# ViLD-style prompts: a plain photo prompt plus scene and object-size variants.
-_VILD = (
-    "a photo of a {}.",
-    "This is a photo of a {}",
-    "There is a {} in the scene",
-    "There is the {} in the scene",
-    "a photo of a {} in the scene",
-    "a photo of a small {}.",
-    "a photo of a medium {}.",
-    "a photo of a large {}.",
-    "This is a photo of a small {}.",
-    "This is a photo of a medium {}.",
-    "This is a photo of a large {}.",
-    "There is a small {} in the scene.",
-    "There is a medium {} in the scene.",
-    "There is a large {} in the scene.",
-)
+__all__ = ["PROMPT_TEMPLATE_REGISTRY", "check_templates", "get_templates", "template_set_names"]
 
-TEMPLATE_SETS: dict[str, tuple[str, ...]] = {
-    "vild": _VILD,
-    "single": ("a photo of a {}.",),
-}
+PROMPT_TEMPLATE_REGISTRY = NamedRegistry("PROMPT_TEMPLATES", "prompt-template set")
+PROMPT_TEMPLATE_REGISTRY.__doc__ = "Functions returning a tuple of prompt templates, by MODEL.CLIP.PROMPT_TEMPLATES."
+
+
+@PROMPT_TEMPLATE_REGISTRY.register()
+def vild() -> tuple[str, ...]:
+    """ViLD-style prompts: a plain photo prompt plus scene and object-size variants."""
+    return (
+        "a photo of a {}.",
+        "This is a photo of a {}",
+        "There is a {} in the scene",
+        "There is the {} in the scene",
+        "a photo of a {} in the scene",
+        "a photo of a small {}.",
+        "a photo of a medium {}.",
+        "a photo of a large {}.",
+        "This is a photo of a small {}.",
+        "This is a photo of a medium {}.",
+        "This is a photo of a large {}.",
+        "There is a small {} in the scene.",
+        "There is a medium {} in the scene.",
+        "There is a large {} in the scene.",
+    )
+
+
+@PROMPT_TEMPLATE_REGISTRY.register()
+def single() -> tuple[str, ...]:
+    """The one plain photo prompt."""
+    return ("a photo of a {}.",)
+
+
+def template_set_names() -> list[str]:
+    """Names accepted by MODEL.CLIP.PROMPT_TEMPLATES."""
+    return PROMPT_TEMPLATE_REGISTRY.names()
 
 
 def check_templates(templates: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -45,7 +63,4 @@ def check_templates(templates: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 def get_templates(name: str) -> tuple[str, ...]:
     """The template set registered as `name`."""
-    if name not in TEMPLATE_SETS:
-        valid = ", ".join(sorted(TEMPLATE_SETS))
-        raise ValueError(f"unknown prompt-template set {name!r} (MODEL.CLIP.PROMPT_TEMPLATES); valid: {valid}")
-    return TEMPLATE_SETS[name]
+    return tuple(PROMPT_TEMPLATE_REGISTRY.get_for(name, "MODEL.CLIP.PROMPT_TEMPLATES")())

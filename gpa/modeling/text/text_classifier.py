@@ -11,7 +11,7 @@ from torch import nn
 
 from gpa.data.vocabulary import Vocabulary
 
-from .templates import TEMPLATE_SETS, check_templates, get_templates
+from .templates import check_templates, get_templates
 
 __all__ = ["TextEncoder", "TextClassifier", "prompt_ensemble"]
 
@@ -43,7 +43,7 @@ class TextClassifier(nn.Module):
     def __init__(
         self,
         text_encoder: TextEncoder,
-        templates: Sequence[str] = TEMPLATE_SETS["vild"],
+        templates: Sequence[str] = get_templates("vild"),
         chunk_size: int = 256,
     ) -> None:
         super().__init__()

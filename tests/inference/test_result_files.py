@@ -12,8 +12,8 @@ from panopticapi.utils import rgb2id
 from PIL import Image
 
 from gpa.data.vocabulary import Vocabulary
-from gpa.inference.export import save_outputs, segmentation_image
 from gpa.inference.result import build_result
+from gpa.inference.result_files import save_outputs, segmentation_image
 from gpa.inference.visualization import draw_result, vocabulary_metadata
 from tests.inference.helpers import scene_image
 
