@@ -473,3 +473,16 @@ def test_training_mapper_names_a_panoptic_png_of_the_wrong_size(damaged_coco):
     add_gpa_config(cfg)
     with pytest.raises(ValueError, match=f"{png}: the panoptic PNG is .* but its image .* is"):
         PanopticLSJDatasetMapper(cfg, is_train=True)(record)
+
+
+def test_a_refused_class_file_override_leaves_the_dataset_as_it_was(tmp_path):
+    from detectron2.data import MetadataCatalog
+
+    import gpa.data  # noqa: F401  (registers gpa_toy_val)
+
+    before = list(MetadataCatalog.get("gpa_toy_val").stuff_classes)
+    classes = tmp_path / "classes.txt"
+    classes.write_bytes(b"0:caf\xe9\n")
+    with pytest.raises(ValueError, match="is not UTF-8"):
+        _through_build_config(TINY, ("DATASETS.CLASS_FILE_OVERRIDES", f"('gpa_toy_val={classes}',)"))
+    assert list(MetadataCatalog.get("gpa_toy_val").stuff_classes) == before

@@ -55,12 +55,20 @@ class ClassMetadata(Metadata):
         return self.__dict__["_classes"]
 
     def set_class_file(self, path: str | Path) -> None:
-        """Name the classes by `path` (an `id:name,syn` file with exactly the dataset's ids); checked now."""
+        """Name the classes by `path` (an `id:name,syn` file with exactly the dataset's ids); checked now. A file
+        that fails the check leaves the metadata as it was."""
+        saved = {key: self.__dict__[key] for key in ("_class_file", "_classes", *CLASS_FIELDS) if key in self.__dict__}
         self.__dict__["_class_file"] = Path(path)
         self.__dict__["_classes"] = None
         for key in CLASS_FIELDS:
             self.__dict__.pop(key, None)
-        self.classes()
+        try:
+            self.classes()
+        except BaseException:
+            for key in ("_class_file", "_classes", *CLASS_FIELDS):
+                self.__dict__.pop(key, None)
+            self.__dict__.update(saved)
+            raise
 
     def as_dict(self) -> dict[str, Any]:
         self.classes()
