@@ -134,7 +134,9 @@ def run_single(args: argparse.Namespace) -> dict:
     timer.hook_module(model.backbone, "encoder_forward")
     timer.wrap_method(model.sem_seg_head.pixel_decoder, "forward_features", "pixel_decoder")
     timer.hook_module(model.sem_seg_head.predictor, "transformer_decoder")
-    if model.cfa_head is not None:
+    from gpa.modeling.heads.context_aggregation import ContextAwareAggregation
+
+    if isinstance(model.cfa_head, ContextAwareAggregation):  # plain mask pooling gets no row of its own
         timer.hook_module(model.cfa_head, "aggregation_head")
     timer.hook_module(model.criterion, "losses")
 
