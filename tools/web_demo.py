@@ -23,8 +23,8 @@ from pathlib import Path
 import gradio as gr
 
 from gpa.inference import TASKS, Predictor, load_image, parse_vocabulary_string
-from gpa.inference.export import save_outputs
 from gpa.inference.result import PredictionResult
+from gpa.inference.result_files import save_outputs
 from gpa.inference.visualization import vocabulary_metadata
 
 REPO = Path(__file__).resolve().parents[1]
