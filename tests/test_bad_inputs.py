@@ -478,8 +478,9 @@ def test_training_mapper_names_a_panoptic_png_of_the_wrong_size(damaged_coco):
 def test_a_refused_class_file_override_leaves_the_dataset_as_it_was(tmp_path):
     from detectron2.data import MetadataCatalog
 
-    import gpa.data  # noqa: F401  (registers gpa_toy_val)
+    from gpa.config_loading import load_config
 
+    load_config(TINY)  # its EXTENSIONS register gpa_toy_val
     before = list(MetadataCatalog.get("gpa_toy_val").stuff_classes)
     classes = tmp_path / "classes.txt"
     classes.write_bytes(b"0:caf\xe9\n")
