@@ -151,3 +151,14 @@ def test_an_unknown_weight_source_names_the_key_the_registered_ones_and_the_fix(
     weight_sources.register_as("other")(loading.CLIPWeightSource("RN50", lambda: Path("x.pt")))
     with pytest.raises(ValueError, match="registered: gpa://other"):
         loading.resolve_pretrained("RN50", "gpa://nope")
+
+
+def test_an_unregistered_dataset_points_to_the_extensions():
+    from gpa.engine import check_dataset_names
+
+    cfg, _ = load_config(TINY, ["DATASETS.TRAIN", "('gpa_toy_trian',)"])
+    with pytest.raises(ValueError, match=r"DATASETS.TRAIN names 'gpa_toy_trian', which is not a registered dataset\. "
+                                         r"gpa registers: .*gpa_toy_train.* The datasets of an extension are "
+                                         r"registered when the config names it in EXTENSIONS \(loaded: .*toy.*; "
+                                         r"installed: .*toy"):
+        check_dataset_names(cfg)
