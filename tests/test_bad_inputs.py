@@ -154,6 +154,9 @@ BAD_CONFIGS = [
     ("lr-infinite", None, ("SOLVER.BASE_LR", "1e999"), "SOLVER.BASE_LR = inf"),
     ("odd-overrides", None, ("SOLVER.MAX_ITER",), "KEY VALUE pairs"),
     ("unknown-override", None, ("SOLVER.MAXITER", 5), "Non-existent key: SOLVER.MAXITER"),
+    ("unknown-extension", "_BASE_: {tiny}\nEXTENSIONS: ['os']\n", (),
+     "config.yaml: EXTENSIONS names the extension 'os', which is not installed; installed gpa extensions: "),
+    ("extension-not-a-name", None, ("EXTENSIONS", "(1,)"), r"EXTENSIONS = \(1,\); valid: a list of extension names"),
 ]
 
 
