@@ -1,6 +1,7 @@
 """gpa: generalization-preserving adaptation of CLIP for open-vocabulary segmentation.
 
-Importing the package registers the model (meta-architecture, backbone, heads) and the datasets.
+Importing the package registers the model (meta-architecture, backbone, heads) and the builtin datasets; an
+extension such as the toy world (gpa_toy) registers when a config names it in EXTENSIONS.
 """
 from .install_detectron2 import missing_message, missing_modules
 

@@ -6,6 +6,11 @@ __all__ = ["add_gpa_config"]
 
 def add_gpa_config(cfg: CN) -> None:
     """Add gpa's keys to a detectron2 config in place (unknown YAML keys still fail)."""
+    # ---------------------------------------------------------------- extensions
+    # Installed gpa extensions to load before anything is built or a dataset is looked up: names of entry points
+    # of the group "gpa.extensions" (see gpa/extensions.py), e.g. ("toy",) for the toy world (gpa_toy/)
+    cfg.EXTENSIONS = ()
+
     # ---------------------------------------------------------------- inputs / data
     cfg.INPUT.DATASET_MAPPER_NAME = "panoptic_lsj"  # training mapper; see gpa/data/mappers/__init__.py
     cfg.INPUT.IMAGE_SIZE = 1024  # large-scale-jitter crop size

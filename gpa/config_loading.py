@@ -18,6 +18,8 @@ from detectron2.config import CfgNode, get_cfg
 
 from .config import add_gpa_config
 from .config_validation import validate_config
+from .extensions import CONFIG_KEY as EXTENSIONS_KEY
+from .extensions import load_extensions
 from .files import read_json, read_text
 
 __all__ = ["BASE_KEY", "ConfigError", "load_config", "merge_config_file", "merge_overrides", "read_config_file"]
@@ -199,7 +201,8 @@ def merge_overrides(cfg: CfgNode, opts: Sequence[Any]) -> None:
 
 def load_config(config: str | Path | CfgNode, opts: Sequence[Any] = ()) -> tuple[CfgNode, str]:
     """(config, its name for messages): gpa's defaults, the file (or a copy of the given CfgNode), the
-    overrides, then every value checked against its valid range. The result is not frozen."""
+    overrides, then every value checked against its valid range and the extensions of EXTENSIONS loaded (their
+    datasets and weights registered) before anything is built. The result is not frozen."""
     if isinstance(config, CfgNode):
         cfg, name = config.clone(), "the given config"
         cfg.defrost()
@@ -210,6 +213,7 @@ def load_config(config: str | Path | CfgNode, opts: Sequence[Any] = ()) -> tuple
     merge_overrides(cfg, opts)
     try:
         validate_config(cfg)
+        load_extensions(cfg.get(EXTENSIONS_KEY, ()), EXTENSIONS_KEY)
         _check_model_config_files(cfg)
     except ValueError as err:
         raise ConfigError(f"{name}: {err}") from None

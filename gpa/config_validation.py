@@ -86,6 +86,8 @@ PROBABILITY = number(0.0, 1.0)
 WEIGHT = number(0.0)
 
 CONFIG_RULES: tuple[Rule, ...] = _rules([
+    ("EXTENSIONS", (lambda v: isinstance(v, list | tuple) and all(isinstance(x, str) and x for x in v),
+                    "a list of extension names (non-empty strings)")),
     # solver and schedule
     ("SOLVER.MAX_ITER", POSITIVE),
     ("SOLVER.IMS_PER_BATCH", POSITIVE),

@@ -20,14 +20,11 @@ def pytest_configure(config):
 
 @pytest.fixture
 def tiny_cfg(tmp_path):
-    """The tiny CPU config (configs/tiny/gpa_tiny.yaml), unfrozen, writing into tmp_path."""
-    from detectron2.config import get_cfg
+    """The tiny CPU config (configs/tiny/gpa_tiny.yaml) read by gpa's loader (which loads its EXTENSIONS, the toy
+    world), unfrozen, writing into tmp_path."""
+    from gpa.config_loading import load_config
 
-    from gpa.config import add_gpa_config
-
-    cfg = get_cfg()
-    add_gpa_config(cfg)
-    cfg.merge_from_file(str(REPO / "configs" / "tiny" / "gpa_tiny.yaml"))
+    cfg, _ = load_config(REPO / "configs" / "tiny" / "gpa_tiny.yaml")
     cfg.OUTPUT_DIR = str(tmp_path / "output")
     return cfg
 

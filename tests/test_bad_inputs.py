@@ -154,6 +154,9 @@ BAD_CONFIGS = [
     ("lr-infinite", None, ("SOLVER.BASE_LR", "1e999"), "SOLVER.BASE_LR = inf"),
     ("odd-overrides", None, ("SOLVER.MAX_ITER",), "KEY VALUE pairs"),
     ("unknown-override", None, ("SOLVER.MAXITER", 5), "Non-existent key: SOLVER.MAXITER"),
+    ("unknown-extension", "_BASE_: {tiny}\nEXTENSIONS: ['os']\n", (),
+     "config.yaml: EXTENSIONS names the extension 'os', which is not installed; installed gpa extensions: "),
+    ("extension-not-a-name", None, ("EXTENSIONS", "(1,)"), r"EXTENSIONS = \(1,\); valid: a list of extension names"),
 ]
 
 
@@ -478,8 +481,9 @@ def test_training_mapper_names_a_panoptic_png_of_the_wrong_size(damaged_coco):
 def test_a_refused_class_file_override_leaves_the_dataset_as_it_was(tmp_path):
     from detectron2.data import MetadataCatalog
 
-    import gpa.data  # noqa: F401  (registers gpa_toy_val)
+    from gpa.config_loading import load_config
 
+    load_config(TINY)  # its EXTENSIONS register gpa_toy_val
     before = list(MetadataCatalog.get("gpa_toy_val").stuff_classes)
     classes = tmp_path / "classes.txt"
     classes.write_bytes(b"0:caf\xe9\n")

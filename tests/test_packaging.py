@@ -25,6 +25,7 @@ PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 LOCK = REPO / "requirements.txt"
 # Python versions pyproject.toml declares supported; each one found on the machine gets the wheel test.
 SUPPORTED_PYTHONS = ("3.11", "3.12")
+PACKAGES = ("gpa", "gpa_toy")  # what the wheel installs: gpa and its toy-world extension
 # "The user's own torch": a build the lock does not pin (lock: 2.14.1 / 0.29.1), at pyproject's lower bounds.
 USER_TORCH, USER_TORCHVISION = "2.13.0", "0.28.0"
 
@@ -68,14 +69,31 @@ def test_python_range_is_the_tested_one():
     assert [v for v in ("3.10", *SUPPORTED_PYTHONS, "3.13") if requires.contains(f"{v}.0")] == list(SUPPORTED_PYTHONS)
 
 
-def test_package_data_covers_every_file_the_package_reads():
-    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["gpa"]
-    package = REPO / "gpa"
-    data_files = [p.relative_to(package).as_posix() for p in package.rglob("*")
-                  if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
-    assert {"data/toy/pretrained/gpa_toy_vit.pt", "model_configs/gpa_toy_vit.json"} <= set(data_files)
-    uncovered = [f for f in data_files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)]
-    assert not uncovered, f"files under gpa/ missing from [tool.setuptools.package-data]: {uncovered}"
+def _package_files(package: str) -> list[Path]:
+    """The files of a package the wheel carries: all but bytecode and gpa_toy/tools/ (repository scripts)."""
+    return [p for p in (REPO / package).rglob("*") if p.is_file() and p.suffix != ".pyc"
+            and "__pycache__" not in p.parts and not p.relative_to(REPO).as_posix().startswith("gpa_toy/tools/")]
+
+
+def test_package_data_covers_every_file_the_packages_read():
+    package_data = PYPROJECT["tool"]["setuptools"]["package-data"]
+    assert set(package_data) == set(PACKAGES)
+    data_files = {}
+    for package in PACKAGES:
+        data_files[package] = [p.relative_to(REPO / package).as_posix() for p in _package_files(package)
+                               if p.suffix != ".py"]
+        uncovered = [f for f in data_files[package]
+                     if not any(fnmatch.fnmatch(f, pattern) for pattern in package_data[package])]
+        assert not uncovered, f"files under {package}/ missing from [tool.setuptools.package-data]: {uncovered}"
+    assert "model_configs/gpa_tiny_vit.json" in data_files["gpa"]
+    assert {"pretrained/gpa_toy_vit.pt", "pretrained/gpa_toy_vit.json"} <= set(data_files["gpa_toy"])
+
+
+def test_the_packages_and_the_toy_extension_are_declared():
+    find = PYPROJECT["tool"]["setuptools"]["packages"]["find"]
+    assert set(find["include"]) == {f"{p}{tail}" for p in PACKAGES for tail in ("", ".*")}
+    assert set(find["exclude"]) == {"gpa_toy.tools", "gpa_toy.tools.*"}
+    assert PYPROJECT["project"]["entry-points"]["gpa.extensions"] == {"toy": "gpa_toy:register"}
 
 
 def test_missing_detectron2_message_names_the_command_that_installs_it():
@@ -148,17 +166,20 @@ def wheel(tmp_path_factory) -> Path:
     """gpa's wheel, built from this checkout with the locked setuptools."""
     out = tmp_path_factory.mktemp("wheel")
     source = out / "source"  # a copy: an in-tree build would write build/ and gpa.egg-info/ into the checkout
-    shutil.copytree(REPO / "gpa", source / "gpa", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for package in PACKAGES:
+        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO / name, source)
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", out, source], cwd=out)
     (built,) = out.glob("gpa-*.whl")
     with zipfile.ZipFile(built) as archive:
         names = set(archive.namelist())
-    package = REPO / "gpa"
-    expected = {p.relative_to(REPO).as_posix() for p in package.rglob("*")
-                if p.is_file() and p.suffix != ".pyc" and "__pycache__" not in p.parts}
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        declared = archive.read(entry_points).decode()
+    expected = {p.relative_to(REPO).as_posix() for package in PACKAGES for p in _package_files(package)}
     assert expected <= names, f"the wheel lacks {sorted(expected - names)[:5]}"
+    assert not [n for n in names if n.startswith("gpa_toy/tools/")], "repository scripts are not package modules"
+    assert "[gpa.extensions]\ntoy = gpa_toy:register" in declared, declared
     return built
 
 
@@ -179,6 +200,7 @@ predictor = Predictor(sys.argv[1], sys.argv[2])
 result = predictor.predict(image, ["cyan heart", "blue circle", "stripes,striped"], stuff=["stripes"])
 assert result.panoptic_map.shape == (64, 96), result.panoptic_map.shape
 print("gpa", Path(gpa.__file__).resolve().parent)
+print("gpa_toy", Path(sys.modules["gpa_toy"].__file__).resolve().parent)  # loaded by the config's EXTENSIONS
 print("torch", torch.__version__.split("+")[0])
 print("segments", len(result.segments), sorted({s.class_name for s in result.segments}))
 """
@@ -236,6 +258,7 @@ def test_wheel_into_an_environment_with_another_torch_keeps_it_and_runs_the_tiny
 
         predicted = _run([py, "-c", PREDICT, config, weights], cwd=work).stdout
         assert f"gpa {installed}\n" in predicted, predicted  # the installed package, not the checkout
+        assert f"gpa_toy {installed.parent / 'gpa_toy'}\n" in predicted, predicted
         assert f"torch {USER_TORCH}\n" in predicted and "segments " in predicted, predicted
     finally:
         shutil.rmtree(venv, ignore_errors=True)  # several GB (torch and its CUDA libraries)

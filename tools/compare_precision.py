@@ -43,9 +43,11 @@ def main() -> None:
     args = parse_args()
     from detectron2.data import DatasetCatalog, MetadataCatalog
 
-    import gpa  # noqa: F401  (registers the datasets)
+    import gpa  # noqa: F401  (registers the builtin datasets)
+    from gpa.config_loading import load_config
     from gpa.inference import Predictor
 
+    load_config(args.config_file, args.opts)  # loads the config's EXTENSIONS, which register their datasets
     records = DatasetCatalog.get(args.dataset)
     paths = [Path(r["file_name"]) for r in records][: args.limit or None]
     vocabulary = MetadataCatalog.get(args.dataset).vocabulary

@@ -40,7 +40,7 @@ fi
 trained=$(date +%s)
 
 echo
-"$py" "$root/tools/toy_report.py" "$out" "${report_args[@]}"
+"$py" "$root/gpa_toy/tools/toy_report.py" "$out" "${report_args[@]}"
 reported=$(date +%s)
 
 echo

@@ -1,4 +1,5 @@
-"""Datasets (the builtin benchmarks register on import, reading nothing), class lists, training mappers."""
+"""Datasets (the builtin benchmarks register on import, reading nothing; an extension's datasets register when a
+config loads it, see gpa/extensions.py), class lists, training mappers."""
 from .class_file_overrides import apply_class_file_overrides
 from .class_metadata import ClassMetadata
 from .dataset_classes import DatasetClasses
@@ -9,7 +10,6 @@ from .datasets import (
     register_semantic_format,
 )
 from .mappers import build_train_mapper
-from .toy import register_toy_datasets
 from .vocabulary import Vocabulary
 
 __all__ = [
@@ -22,8 +22,6 @@ __all__ = [
     "register_builtin_datasets",
     "register_coco_panoptic_format",
     "register_semantic_format",
-    "register_toy_datasets",
 ]
 
 register_builtin_datasets()  # under $DETECTRON2_DATASETS (default ./datasets), resolved now
-register_toy_datasets()  # generated into $GPA_CACHE/toy on first use

@@ -10,6 +10,8 @@ from detectron2.data import DatasetCatalog
 
 from gpa.config_loading import ConfigError, load_config
 from gpa.config_validation import check_device
+from gpa.extensions import CONFIG_KEY as EXTENSIONS_KEY
+from gpa.extensions import installed_extensions, loaded_extensions
 
 __all__ = ["build_config", "check_dataset_names", "check_run"]
 
@@ -23,9 +25,13 @@ def check_dataset_names(cfg: CfgNode) -> None:
         for name in cfg.DATASETS.get(key):
             if name not in registered:
                 ours = sorted(n for n in registered if n.startswith("gpa_"))
+                available = ", ".join(installed_extensions()) or "none"
+                loaded = ", ".join(loaded_extensions()) or "none"
                 raise ValueError(
                     f"DATASETS.{key} names {name!r}, which is not a registered dataset. gpa registers: "
-                    f"{', '.join(ours)}. See {DATASETS_README} for what each one is."
+                    f"{', '.join(ours)}. See {DATASETS_README} for what each one is. The datasets of an extension "
+                    f"are registered when the config names it in {EXTENSIONS_KEY} (loaded: {loaded}; installed: "
+                    f"{available})."
                 )
 
 
@@ -42,14 +48,15 @@ def check_run(cfg: CfgNode, eval_only: bool, config_name: str = "the config") ->
     key = "TEST" if eval_only else "TRAIN"
     if not cfg.DATASETS.get(key):
         what = "--eval-only evaluates" if eval_only else "training reads"
-        example = "gpa_toy_val" if eval_only else "gpa_toy_train"
+        example = "gpa_coco_panoptic_val" if eval_only else "gpa_coco_panoptic_train"
         raise ConfigError(f"DATASETS.{key} is empty, but {what} its datasets; name at least one, e.g. "
                           f"DATASETS.{key} \"('{example}',)\" (see {DATASETS_README})")
 
 
 def build_config(config_file: str | Path, opts: Sequence[str] = ()) -> CfgNode:
     """The config of a training / evaluation run: gpa's defaults, the YAML file (read without running anything),
-    `KEY VALUE` overrides; every value range-checked, the datasets registered; frozen."""
+    `KEY VALUE` overrides; every value range-checked, the extensions of EXTENSIONS loaded, the datasets
+    registered; frozen."""
     import gpa.data  # noqa: F401  (registers the builtin datasets)
 
     cfg, _ = load_config(config_file, opts)

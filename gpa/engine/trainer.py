@@ -182,6 +182,6 @@ class Trainer(DefaultTrainer):
         if comm.is_main_process():
             logger.info("Evaluation results:\n" + format_results_table(results))
             path = os.path.join(cfg.OUTPUT_DIR, "inference", RESULTS_FILE)
-            # read back by tools such as tools/toy_report.py
+            # read back by tools such as gpa_toy/tools/toy_report.py
             atomic_write_text(path, json.dumps(results, indent=1, default=float))
         return results

@@ -13,7 +13,6 @@ from panopticapi.evaluation import PQStat
 from PIL import Image
 
 from gpa.config import add_gpa_config
-from gpa.data.toy import ToySplit, register_toy_datasets
 from gpa.evaluation import PanopticQualityEvaluator, build_evaluator, format_results_table
 from gpa.evaluation.class_split import (
     ClassSplitPanopticEvaluator,
@@ -25,6 +24,7 @@ from gpa.evaluation.class_split import (
     split_miou,
     split_pq,
 )
+from gpa_toy import ToySplit, register_toy_datasets
 from tests.synthetic.predictions import evaluate_outputs, panoptic_output, semantic_output
 
 

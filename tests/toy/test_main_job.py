@@ -15,16 +15,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _checkpoint_overrides(tmp_path: Path) -> list[str]:
     """The shipped toy CLIP when present; otherwise a random-init stand-in (the job runs the same way)."""
-    from gpa.data.toy import TOY_CLIP_CHECKPOINT, TOY_CLIP_MODEL
+    from gpa_toy import TOY_CLIP_CHECKPOINT, TOY_CLIP_MODEL, register_toy_clip
 
     if TOY_CLIP_CHECKPOINT.is_file():
         return []
     import open_clip
     import torch
 
-    from gpa.modeling.backbone import register_model_configs
-
-    register_model_configs()
+    register_toy_clip()
     path = tmp_path / "toy_clip_random.pt"
     torch.save(open_clip.create_model(TOY_CLIP_MODEL).state_dict(), path)
     return ["MODEL.CLIP.PRETRAINED", str(path)]

@@ -1,4 +1,4 @@
-"""tools/toy_report.py: the one table from evaluation results and crop accuracies, and its errors."""
+"""gpa_toy/tools/toy_report.py: the one table from evaluation results and crop accuracies, and its errors."""
 from __future__ import annotations
 
 import math
@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def report():
-    """The script's functions (run by path: the project never imports `tools`)."""
-    return runpy.run_path(str(REPO / "tools" / "toy_report.py"), run_name="toy_report")
+    """The script's functions (run by path: scripts are not modules of the package)."""
+    return runpy.run_path(str(REPO / "gpa_toy" / "tools" / "toy_report.py"), run_name="toy_report")
 
 
 RESULTS = {
@@ -71,7 +71,9 @@ def test_a_directory_without_a_run_is_named(report, tmp_path):
 def test_display_metadata_names_every_class_and_marks_unseen(report):
     from detectron2.data import MetadataCatalog
 
-    import gpa  # noqa: F401  (registers gpa_toy_val without generating it)
+    import gpa_toy
+
+    gpa_toy.register()  # registers gpa_toy_val without generating it
 
     metadata = report["display_metadata"]("gpa_toy_val")
     source = MetadataCatalog.get("gpa_toy_val")

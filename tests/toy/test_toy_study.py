@@ -1,4 +1,4 @@
-"""tools/toy_study.py: statistics, ties below the seed spread, and the written table / plot (no training)."""
+"""gpa_toy/tools/toy_study.py: statistics, ties below the seed spread, and the written table / plot (no training)."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def study():
-    return runpy.run_path(str(REPO / "tools" / "toy_study.py"), run_name="toy_study")
+    return runpy.run_path(str(REPO / "gpa_toy" / "tools" / "toy_study.py"), run_name="toy_study")
 
 
 def test_mean_and_sample_std(study):
@@ -48,9 +48,9 @@ def test_written_study_has_table_verdicts_plot_and_raw_numbers(study, tmp_path):
         "full_finetune": {0: _report(20.0, 30.0), 1: _report(30.0, 40.0), 2: _report(70.0, 50.0)},
     }
     args = argparse.Namespace(docs_dir=tmp_path / "docs", crops_per_class=16)
-    path = study["write_study"](args, reports, "python tools/toy_study.py --iters 600")
+    path = study["write_study"](args, reports, "python gpa_toy/tools/toy_study.py --iters 600")
     text = path.read_text()
-    assert "Command: `python tools/toy_study.py --iters 600`" in text and "Machine:" in text
+    assert "Command: `python gpa_toy/tools/toy_study.py --iters 600`" in text and "Machine:" in text
     assert "| GPA (adapters) | 70.0 ± 0.0 | 52.0 ± 2.0 |" in text
     assert "- mIoU unseen: GPA (adapters) - frozen CLIP = +11.0 -> GPA (adapters) higher" in text
     assert "- crop acc. unseen, after: GPA (adapters) - frozen CLIP = -1.0 -> tie" in text  # |-1| <= 1 + 0

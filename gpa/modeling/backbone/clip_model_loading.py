@@ -1,8 +1,9 @@
 """Create the open_clip model from MODEL.CLIP.MODEL_NAME / PRETRAINED, validating both first.
 
 PRETRAINED is one of: "" (random init), an existing local checkpoint file (.pt/.pth/.bin/.safetensors
-holding an open_clip state dict), a checkpoint shipped with gpa ("gpa://<name>", see PACKAGE_CHECKPOINTS;
-found relative to the package, so it works from any working directory), or an open_clip pretrained tag.
+holding an open_clip state dict), "gpa://<name>": weights a package ships and registers in CLIP_WEIGHT_SOURCES
+(found relative to that package, so it works from any working directory; gpa's extensions register theirs
+when a config loads them, e.g. the toy world's "gpa://toy_clip"), or an open_clip pretrained tag.
 Tags download on local rank 0 first while the other ranks wait on a barrier, then every rank loads from the cache.
 Names and tags are checked before anything is downloaded.
 """
@@ -18,11 +19,14 @@ from detectron2.utils import comm
 from open_clip.pretrained import download_pretrained, get_pretrained_cfg
 from torch import nn
 
-from gpa.data.toy.pretrained_clip import TOY_CLIP_MODEL, toy_clip_checkpoint
+from gpa.extensions import CONFIG_KEY as EXTENSIONS_KEY
+from gpa.extensions import installed_extensions
+from gpa.registry import NamedRegistry
 
 __all__ = [
     "CHECKPOINT_SUFFIXES",
-    "PACKAGE_CHECKPOINTS",
+    "CLIP_WEIGHT_SOURCES",
+    "CLIPWeightSource",
     "PACKAGE_SCHEME",
     "PretrainedSource",
     "resolve_pretrained",
@@ -31,10 +35,23 @@ __all__ = [
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 PACKAGE_SCHEME = "gpa://"
-# "gpa://<name>" -> (the open_clip model the weights belong to, a function returning the file's path)
-PACKAGE_CHECKPOINTS: dict[str, tuple[str, Callable[[], Path]]] = {
-    "toy_clip": (TOY_CLIP_MODEL, toy_clip_checkpoint),
-}
+
+
+@dataclass(frozen=True)
+class CLIPWeightSource:
+    """Weights shipped with a package, named "gpa://<name>" in MODEL.CLIP.PRETRAINED.
+
+    model_name: the open_clip model the weights belong to (MODEL.CLIP.MODEL_NAME must name it).
+    locate: returns the checkpoint file (an open_clip state dict); raises FileNotFoundError saying how to make
+        it when it is missing.
+    """
+
+    model_name: str
+    locate: Callable[[], Path]
+
+
+# "gpa://<name>" -> its CLIPWeightSource; `CLIP_WEIGHT_SOURCES.register_as("name")(CLIPWeightSource(...))`
+CLIP_WEIGHT_SOURCES = NamedRegistry("CLIP_WEIGHT_SOURCES", "CLIP weight source")
 
 
 @dataclass(frozen=True)
@@ -56,7 +73,9 @@ def resolve_pretrained(model_name: str, pretrained: str) -> PretrainedSource:
     if model_name not in models:
         raise ValueError(
             f"unknown open_clip model {model_name!r} (MODEL.CLIP.MODEL_NAME); valid names: {', '.join(models)}. "
-            "Custom configs: add their JSON files to MODEL.CLIP.MODEL_CONFIG_FILES"
+            "Custom configs: add their JSON files to MODEL.CLIP.MODEL_CONFIG_FILES; the models of an extension are "
+            f"registered when the config names the extension in {EXTENSIONS_KEY} (installed extensions: "
+            f"{_installed_names()})"
         )
     if not pretrained:
         return PretrainedSource("random")
@@ -75,19 +94,27 @@ def resolve_pretrained(model_name: str, pretrained: str) -> PretrainedSource:
     return PretrainedSource("tag", pretrained)
 
 
+def _installed_names() -> str:
+    return ", ".join(installed_extensions()) or "none"
+
+
 def _package_checkpoint(model_name: str, pretrained: str) -> Path:
     """The file of a "gpa://<name>" checkpoint, checked against the model it was trained for."""
     name = pretrained[len(PACKAGE_SCHEME):]
-    if name not in PACKAGE_CHECKPOINTS:
-        valid = ", ".join(PACKAGE_SCHEME + n for n in PACKAGE_CHECKPOINTS)
-        raise ValueError(f"unknown packaged checkpoint {pretrained!r} (MODEL.CLIP.PRETRAINED); valid: {valid}")
-    owner, locate = PACKAGE_CHECKPOINTS[name]
-    if model_name != owner:
+    if name not in CLIP_WEIGHT_SOURCES:
+        registered = ", ".join(PACKAGE_SCHEME + n for n in CLIP_WEIGHT_SOURCES.names()) or "none"
         raise ValueError(
-            f"{pretrained} holds weights of the open_clip model {owner!r}, but MODEL.CLIP.MODEL_NAME is "
-            f"{model_name!r}; set MODEL.CLIP.MODEL_NAME {owner}"
+            f"unknown CLIP weight source {pretrained!r} (MODEL.CLIP.PRETRAINED); registered: {registered}. "
+            "Weights shipped by an extension are registered when the config loads it: add the extension that "
+            f"provides {pretrained} to {EXTENSIONS_KEY} (installed extensions: {_installed_names()})"
         )
-    return locate()
+    source: CLIPWeightSource = CLIP_WEIGHT_SOURCES.get(name)
+    if model_name != source.model_name:
+        raise ValueError(
+            f"{pretrained} holds weights of the open_clip model {source.model_name!r}, but MODEL.CLIP.MODEL_NAME is "
+            f"{model_name!r}; set MODEL.CLIP.MODEL_NAME {source.model_name}"
+        )
+    return source.locate()
 
 
 def create_clip_model(model_name: str, pretrained: str = "", cache_dir: str = "") -> nn.Module:

@@ -25,21 +25,22 @@ def _check_config_file(path: Path) -> None:
         raise ValueError(f"open_clip model config {path} lacks {missing}; it needs {list(_REQUIRED_KEYS)}")
 
 
-def register_model_configs(extra_files: Iterable[str | Path] = ()) -> list[str]:
-    """Register gpa/model_configs/*.json and `extra_files` (MODEL.CLIP.MODEL_CONFIG_FILES) with open_clip.
+def register_model_configs(
+    extra_files: Iterable[str | Path] = (), source: str = "MODEL.CLIP.MODEL_CONFIG_FILES"
+) -> list[str]:
+    """Register gpa/model_configs/*.json and `extra_files` with open_clip.
 
-    A config is named by its file stem. Registering the same file twice is a no-op. Returns the
-    model names that came from the registered files.
+    A config is named by its file stem. Registering the same file twice is a no-op. `source` says where the
+    extra files come from, for messages (the config key, or the extension shipping them). Returns the model names
+    that came from the registered files.
     """
     files = sorted(PACKAGE_MODEL_CONFIG_DIR.glob("*.json"))
     for extra in extra_files:
         path = Path(extra).expanduser().resolve()
         if not path.is_file():
-            raise FileNotFoundError(
-                f"open_clip model config {extra} (MODEL.CLIP.MODEL_CONFIG_FILES) does not exist"
-            )
+            raise FileNotFoundError(f"open_clip model config {extra} ({source}) does not exist")
         if path.suffix != ".json":
-            raise ValueError(f"open_clip model config {extra} must be a .json file (MODEL.CLIP.MODEL_CONFIG_FILES)")
+            raise ValueError(f"open_clip model config {extra} must be a .json file ({source})")
         files.append(path)
     for path in files:
         if path not in _registered:

@@ -6,7 +6,7 @@ tiny CLIP's zero-shot accuracy on held-out single-object crops (64-way over all 
 (the pretrained checkpoint) and after it (the trained model's encoder, adapters included): how much
 generalization segmentation training cost.
 
-python tools/toy_report.py OUTPUT_DIR [--crops-per-class 16] [--num-visualizations 8]
+python gpa_toy/tools/toy_report.py OUTPUT_DIR [--crops-per-class 16] [--num-visualizations 8]
 
 Reads OUTPUT_DIR/config.yaml, OUTPUT_DIR/inference/results.json and OUTPUT_DIR/model_final.pth; writes
 OUTPUT_DIR/toy_report.md, OUTPUT_DIR/toy_report.json and OUTPUT_DIR/visualizations/<image id>.png
@@ -32,14 +32,15 @@ from detectron2.utils.visualizer import Visualizer
 from PIL import Image, ImageDraw
 from tabulate import tabulate
 
-import gpa  # noqa: F401  (registers the model and datasets)
+import gpa  # noqa: F401  (registers the model)
+import gpa_toy
 from gpa.checkpoint import GPACheckpointer
-from gpa.data.toy.zero_shot import DenseEncoderCLIP, object_zero_shot_accuracy
 from gpa.engine import Trainer, build_config
 from gpa.engine.trainer import RESULTS_FILE
 from gpa.evaluation.class_split import harmonic_mean
 from gpa.modeling.backbone.clip_model_loading import create_clip_model
 from gpa.modeling.backbone.open_clip_configs import register_model_configs
+from gpa_toy.zero_shot import DenseEncoderCLIP, object_zero_shot_accuracy
 
 REPORT_JSON, REPORT_MD, VISUALIZATION_DIR = "toy_report.json", "toy_report.md", "visualizations"
 UNSEEN_MARK = "*"
@@ -72,6 +73,7 @@ def _require(path: Path, what: str) -> Path:
 
 def load_run(output_dir: Path) -> tuple[CfgNode, dict]:
     """The run's config and its evaluation results (per dataset)."""
+    gpa_toy.register()  # the toy datasets and tiny CLIP, also for runs whose config.yaml predates EXTENSIONS
     cfg = build_config(_require(output_dir / "config.yaml", "the run's config"))
     with open(_require(output_dir / "inference" / RESULTS_FILE, "evaluation results"), encoding="utf-8") as f:
         results = json.load(f)

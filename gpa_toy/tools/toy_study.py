@@ -2,12 +2,12 @@
 """The toy-world study: GPA vs frozen CLIP vs full fine-tuning, same budget, several seeds each.
 
 Each run is `tools/train_net.py --config-file configs/toy/<config>.yaml SEED <seed>` followed by
-`tools/toy_report.py`; runs whose report exists (same iteration budget) are reused, so an interrupted study
+`gpa_toy/tools/toy_report.py`; runs whose report exists (same iteration budget) are reused, so an interrupted study
 resumes. The study writes a table of mean +- std over seeds (with the command, the machine and the date), a
 plot, and the raw numbers:
 
-python tools/toy_study.py                       # 3 configs x 3 seeds -> docs/toy/study.{md,png,json}
-python tools/toy_study.py --iters 20 --seeds 0 --runs-dir /tmp/study --docs-dir /tmp/study   # a smoke test
+python gpa_toy/tools/toy_study.py                       # 3 configs x 3 seeds -> docs/toy/study.{md,png,json}
+python gpa_toy/tools/toy_study.py --iters 20 --seeds 0 --runs-dir /tmp/study --docs-dir /tmp/study   # a smoke test
 
 A difference between two configs counts only when it exceeds the seed spread (the sum of the two standard
 deviations); smaller differences are reported as ties.
@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO / "configs" / "toy"
-TRAIN_NET, TOY_REPORT = REPO / "tools" / "train_net.py", REPO / "tools" / "toy_report.py"
-REPORT_JSON = "toy_report.json"  # written by tools/toy_report.py
+TRAIN_NET, TOY_REPORT = REPO / "tools" / "train_net.py", Path(__file__).resolve().parent / "toy_report.py"
+REPORT_JSON = "toy_report.json"  # written by gpa_toy/tools/toy_report.py
 CONFIGS = ("gpa", "frozen_clip", "full_finetune")
 LABELS = {"gpa": "GPA (adapters)", "frozen_clip": "frozen CLIP", "full_finetune": "full fine-tuning"}
 
@@ -129,7 +129,7 @@ def metric_values(report: Mapping) -> dict[str, float]:
         node = report
         for part in path:
             if part not in node:
-                raise KeyError(f"toy report lacks {'/'.join(path)}; rerun tools/toy_report.py on its run")
+                raise KeyError(f"toy report lacks {'/'.join(path)}; rerun gpa_toy/tools/toy_report.py on its run")
             node = node[part]
         values[key] = float(node)
     return values
@@ -281,7 +281,7 @@ def write_study(args: argparse.Namespace, reports: Mapping[str, Mapping[int, dic
 def main(argv: Sequence[str] | None = None) -> Path:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    command = shlex.join(["python", "tools/toy_study.py", *argv])
+    command = shlex.join(["python", "gpa_toy/tools/toy_study.py", *argv])
     reports: dict[str, dict[int, dict]] = {}
     for config in args.configs:
         for seed in args.seeds:

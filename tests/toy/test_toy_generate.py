@@ -11,9 +11,9 @@ from panopticapi.utils import rgb2id
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from gpa.data.toy import cache
-from gpa.data.toy.generate import IGNORE_LABEL, generate_toy_split, split_paths
-from gpa.data.toy.world import SEEN_THINGS, STUFF_CLASSES, THING_CLASSES, UNSEEN_THINGS
+from gpa_toy import cache
+from gpa_toy.generate import IGNORE_LABEL, generate_toy_split, split_paths
+from gpa_toy.world import SEEN_THINGS, STUFF_CLASSES, THING_CLASSES, UNSEEN_THINGS
 
 SMALL = {
     "train": cache.ToySplit(num_images=6, image_size=64, seed=5, include_unseen=False),

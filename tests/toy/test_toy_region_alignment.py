@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gpa.data.toy.region_alignment import (
+from gpa_toy.region_alignment import (
     held_out_region_batch,
     region_accuracies,
     region_alignment_loss,
@@ -14,7 +14,7 @@ from gpa.data.toy.region_alignment import (
     region_predictions,
     sample_region_batch,
 )
-from gpa.data.toy.world import ALL_CLASSES, THING_CLASSES, UNSEEN_THINGS, class_by_name
+from gpa_toy.world import ALL_CLASSES, THING_CLASSES, UNSEEN_THINGS, class_by_name
 
 
 def test_region_batches_are_deterministic_and_consistent():

@@ -1,15 +1,19 @@
 """Toy datasets through detectron2's catalogs: lazy generation, vocabularies, unseen ids, standard record fields."""
 from __future__ import annotations
 
+import importlib.util
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.detection_utils import read_image
 
-from gpa.data.toy import UNSEEN_THINGS, ToySplit, register_toy_datasets
-from gpa.data.toy.cache import MARKER_FILE
+from gpa_toy import UNSEEN_THINGS, ToySplit, register_toy_datasets
+from gpa_toy.cache import MARKER_FILE
+
+REPO = Path(__file__).resolve().parents[2]
 
 SPLITS = {
     "train": ToySplit(num_images=5, image_size=64, seed=11, include_unseen=False),
@@ -80,3 +84,33 @@ def test_train_records_never_hold_unseen_classes(toy):
 def test_unknown_split_is_named(tmp_path):
     with pytest.raises(ValueError, match="split 'test'.*\\['train', 'val'\\]"):
         register_toy_datasets(root=tmp_path, splits=SPLITS, names={"test_toy_bad": "test"})
+
+
+# ------------------------------------------------------------------ registered when used: the extension `toy`
+def test_a_toy_config_registers_the_toy_world_through_the_entry_point():
+    """configs/toy/base.yaml names EXTENSIONS ("toy",): loading it registers the datasets, the model and its weights
+    through the installed entry point gpa_toy:register."""
+    from gpa.config_loading import load_config
+    from gpa.extensions import installed_extensions, loaded_extensions
+    from gpa.modeling.backbone.clip_model_loading import CLIP_WEIGHT_SOURCES, resolve_pretrained
+    from gpa_toy import TOY_CLIP_CHECKPOINT
+
+    assert "toy" in installed_extensions(), "gpa's metadata lacks its entry points: reinstall it (pip install -e .)"
+    cfg, _ = load_config(REPO / "configs" / "toy" / "gpa.yaml")
+    assert tuple(cfg.EXTENSIONS) == ("toy",) and "toy" in loaded_extensions()
+    assert {"gpa_toy_train", "gpa_toy_val"} <= set(DatasetCatalog.list()) and "toy_clip" in CLIP_WEIGHT_SOURCES
+    assert resolve_pretrained(cfg.MODEL.CLIP.MODEL_NAME, cfg.MODEL.CLIP.PRETRAINED).value == str(TOY_CLIP_CHECKPOINT)
+
+
+def test_verify_checks_a_toy_dataset_once_its_extension_is_named():
+    verify = _verify_script()
+    assert verify.main(["--extension", "toy", "gpa_toy_val", "--max-files", "2"]) == 0
+    with pytest.raises(ValueError, match="--extension names the extension 'nope', which is not installed"):
+        verify.main(["--extension", "nope", "gpa_toy_val"])
+
+
+def _verify_script():
+    spec = importlib.util.spec_from_file_location("gpa_verify_toy", REPO / "datasets" / "verify.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

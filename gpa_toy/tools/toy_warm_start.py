@@ -5,11 +5,11 @@ total number of iterations, several seeds.
 For each seed: configs/toy/fcclip.yaml (frozen tiny CLIP, no adapters, mask pooling: "the released FC-CLIP")
 trains for the toy budget; configs/toy/gpa_from_fcclip.yaml starts from its model_final.pth (adapters as the
 identity, the CFA head as mask pooling) for --warm-iters more; configs/toy/gpa.yaml trains from scratch for the
-sum of both. Each run is reported by tools/toy_report.py (reused when its report exists), and the comparison is
+sum of both. Each run is reported by gpa_toy/tools/toy_report.py (reused when its report exists), and the comparison is
 written to docs/toy/warm_start.{md,json}:
 
-python tools/toy_warm_start.py                          # seeds 0 1 2, 1000 + 200 against 1200 iterations
-python tools/toy_warm_start.py --seeds 0 --fcclip-iters 20 --warm-iters 4 --runs-dir /tmp/w --docs-dir /tmp/w
+python gpa_toy/tools/toy_warm_start.py                          # seeds 0 1 2, 1000 + 200 against 1200 iterations
+python gpa_toy/tools/toy_warm_start.py --seeds 0 --fcclip-iters 20 --warm-iters 4 --runs-dir /tmp/w --docs-dir /tmp/w
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     values = {name: {k: [toy_study.metric_values(r)[k] for r in runs.values()] for k in toy_study.METRICS}
               for name, runs in reports.items()}
     toy_study.LABELS.update(LABELS)
-    command = shlex.join(["python", "tools/toy_warm_start.py", *argv])
+    command = shlex.join(["python", "gpa_toy/tools/toy_warm_start.py", *argv])
     lines = [
         "# Toy world: GPA warm-started from FC-CLIP against GPA from scratch",
         "",

@@ -6,13 +6,13 @@ captions of a batch counted as positives, bf16 autocast on the CPU, AdamW with w
 and deterministic for a given seed and thread count. The fp16 state dict it saves loads with
 `open_clip.create_model(name, pretrained=path)`.
 
-python tools/pretrain_toy_clip.py --steps 1500 --output gpa/data/toy/pretrained/gpa_toy_vit.pt \
+python gpa_toy/tools/pretrain_toy_clip.py --steps 1500 --output gpa_toy/pretrained/gpa_toy_vit.pt \
     --log docs/toy/pretrain_gpa_toy_vit.log
-python tools/pretrain_toy_clip.py --eval-only --checkpoint gpa/data/toy/pretrained/gpa_toy_vit.pt
+python gpa_toy/tools/pretrain_toy_clip.py --eval-only --checkpoint gpa_toy/pretrained/gpa_toy_vit.pt
 
 `--init CHECKPOINT` continues from saved weights with a fresh optimizer, warmup and schedule; give it another
 `--seed` so the continuation draws new image-caption pairs. `--region-batch-size N` adds the region-caption
-alignment loss on N segmentation-like scenes per step (gpa/data/toy/region_alignment.py), so that the dense
+alignment loss on N segmentation-like scenes per step (gpa_toy/region_alignment.py), so that the dense
 features, pooled over one segment, name it; the final evaluation always reports this region accuracy.
 """
 from __future__ import annotations
@@ -27,9 +27,12 @@ from pathlib import Path
 import open_clip
 import torch
 
-from gpa.data.toy.captions import sample_captioned_batch, single_object_images, texture_images
-from gpa.data.toy.contrastive_loss import caption_group_ids, multi_positive_contrastive_loss
-from gpa.data.toy.region_alignment import (
+from gpa.modeling.backbone.encoders import DENSE_FEATURE
+from gpa.modeling.backbone.open_clip_configs import register_model_configs
+from gpa_toy.captions import sample_captioned_batch, single_object_images, texture_images
+from gpa_toy.contrastive_loss import caption_group_ids, multi_positive_contrastive_loss
+from gpa_toy.pretrained_clip import TOY_CLIP_CONFIG, TOY_CLIP_MODEL
+from gpa_toy.region_alignment import (
     class_prompts,
     dense_encoder,
     region_alignment_loss,
@@ -37,10 +40,8 @@ from gpa.data.toy.region_alignment import (
     region_zero_shot_accuracy,
     sample_region_batch,
 )
-from gpa.data.toy.world import STUFF_CLASSES, THING_CLASSES
-from gpa.data.toy.zero_shot import HELD_OUT_SEED, images_to_tensor, object_accuracies, zero_shot_predictions
-from gpa.modeling.backbone.encoders import DENSE_FEATURE
-from gpa.modeling.backbone.open_clip_configs import register_model_configs
+from gpa_toy.world import STUFF_CLASSES, THING_CLASSES
+from gpa_toy.zero_shot import HELD_OUT_SEED, images_to_tensor, object_accuracies, zero_shot_predictions
 
 EVAL_SEED = HELD_OUT_SEED  # held-out zero-shot images: a stream of their own, never used for training
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP's clamp of the learned temperature
@@ -49,7 +50,8 @@ PRECISIONS = {"bf16": torch.bfloat16, "fp32": None}
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="gpa_toy_vit", help="open_clip model name (gpa/model_configs/*.json)")
+    parser.add_argument("--model", default=TOY_CLIP_MODEL,
+                        help="open_clip model name (gpa/model_configs/*.json, or gpa_toy/pretrained/gpa_toy_vit.json)")
     parser.add_argument("--model-config", action="append", default=[], help="extra open_clip model-config JSON")
     parser.add_argument("--steps", type=int, help="training steps; the cosine schedule spans them")
     parser.add_argument("--minutes", type=float, help="wall-clock budget; alone, the schedule follows elapsed time")
@@ -248,14 +250,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
-    register_model_configs(args.model_config)
+    register_model_configs([TOY_CLIP_CONFIG, *args.model_config], source="gpa_toy, --model-config")
     known = open_clip.list_models()
     if args.model not in known:
         raise ValueError(f"unknown open_clip model {args.model!r}; gpa's configs: "
                          f"{[m for m in known if m.startswith('gpa_')]} (add one with --model-config FILE)")
     log = Log(None if args.eval_only else (args.log or args.output.with_suffix(".log")))
     try:
-        log(f"command: python tools/pretrain_toy_clip.py {shlex.join(sys.argv[1:] if argv is None else argv)}")
+        log(f"command: python gpa_toy/tools/pretrain_toy_clip.py {shlex.join(sys.argv[1:] if argv is None else argv)}")
         weights = args.checkpoint if args.eval_only else args.init
         model = open_clip.create_model(args.model, pretrained=str(weights) if weights is not None else None)
         if args.init is not None:

@@ -15,14 +15,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gpa.data.toy import pretrained_clip
-from gpa.data.toy.captions import sample_captioned_batch, single_object_images, texture_images
-from gpa.data.toy.contrastive_loss import caption_group_ids, multi_positive_contrastive_loss
-from gpa.data.toy.world import STUFF_CLASSES, THING_CLASSES, UNSEEN_THINGS, class_by_name
-from gpa.data.toy.zero_shot import images_to_tensor, object_accuracies, zero_shot_predictions
+from gpa_toy import pretrained_clip
+from gpa_toy.captions import sample_captioned_batch, single_object_images, texture_images
+from gpa_toy.contrastive_loss import caption_group_ids, multi_positive_contrastive_loss
+from gpa_toy.world import STUFF_CLASSES, THING_CLASSES, UNSEEN_THINGS, class_by_name
+from gpa_toy.zero_shot import images_to_tensor, object_accuracies, zero_shot_predictions
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "tools" / "pretrain_toy_clip.py"
+SCRIPT = REPO / "gpa_toy" / "tools" / "pretrain_toy_clip.py"
 TINY_CLIP = {  # a few-thousand-parameter CLIP so the script runs in seconds
     "embed_dim": 16,
     "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8, "pool_type": "avg"},
@@ -245,7 +245,7 @@ def test_short_pretraining_run_saves_a_loadable_fp16_checkpoint(tmp_path):
 
 def test_missing_shipped_checkpoint_says_how_to_make_it(monkeypatch, tmp_path):
     monkeypatch.setattr(pretrained_clip, "TOY_CLIP_CHECKPOINT", tmp_path / "none.pt")
-    with pytest.raises(FileNotFoundError, match="tools/pretrain_toy_clip.py --steps"):
+    with pytest.raises(FileNotFoundError, match="gpa_toy/tools/pretrain_toy_clip.py --steps"):
         pretrained_clip.toy_clip_checkpoint()
     (tmp_path / "none.pt").write_bytes(b"")
     assert pretrained_clip.toy_clip_checkpoint() == tmp_path / "none.pt"

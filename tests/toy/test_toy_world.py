@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from gpa.data.toy import render
-from gpa.data.toy.world import (
+from gpa_toy import render
+from gpa_toy.world import (
     ALL_CLASSES,
     COLOURS,
     SEEN_THINGS,
