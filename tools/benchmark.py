@@ -232,6 +232,14 @@ def sdpa_flop_jit(inputs, outputs) -> int:
     return 2 * batch_heads * q[-2] * k[-2] * q[-1]
 
 
+def mm_flop_jit(inputs, outputs) -> int:
+    """Multiply-adds of aten::mm, also in its out= form (three inputs, which fvcore's matmul handle refuses)."""
+    from fvcore.nn.jit_handles import get_shape
+
+    a, b = get_shape(inputs[0]), get_shape(inputs[1])
+    return a[0] * a[1] * b[1]
+
+
 def count_flops(model, inputs) -> tuple[float, list[str]]:
     from fvcore.nn import FlopCountAnalysis
 
@@ -251,6 +259,7 @@ def count_flops(model, inputs) -> tuple[float, list[str]]:
     with torch.no_grad():
         analysis = FlopCountAnalysis(Wrapper(model), (inputs[0]["image"].to(model.device),))
         analysis.set_op_handle("aten::scaled_dot_product_attention", sdpa_flop_jit)
+        analysis.set_op_handle("aten::mm", mm_flop_jit)
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         total = analysis.total() / 1e9
     return total, sorted(analysis.unsupported_ops())
