@@ -4,6 +4,7 @@ hooks) of a config, profiled with torch.profiler after a warmup.
 
 python tools/profile_training.py --config-file configs/toy/gpa.yaml
 python tools/profile_training.py --config-file configs/toy/gpa.yaml --iters 10 --rows 40 --opts SOLVER.IMS_PER_BATCH 4
+python tools/profile_training.py --config-file configs/toy/gpa.yaml --autocast bf16 --compile backbone
 
 Prints seconds per iteration without the profiler (median of --iters), then the profiled iterations' self CPU
 time by kind of operator (matrix products, attention, convolution, grid sampling, data loading, optimizer,
@@ -35,6 +36,7 @@ KINDS: list[tuple[str, tuple[str, ...]]] = [
                      "aten::_convolution", "aten::conv")),
     ("grid sampling", ("aten::grid_sampler",)),
 ]
+AUTOCAST = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 OTHER = "other (elementwise, copies, reductions, indexing)"
 
 
@@ -44,6 +46,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--iters", type=int, default=10, help="timed and profiled iterations, each")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--rows", type=int, default=25, help="operators listed")
+    parser.add_argument("--autocast", choices=sorted(AUTOCAST), default="none",
+                        help="run each iteration under torch.autocast with this dtype (on any device)")
+    parser.add_argument("--compile", nargs="+", default=[], metavar="MODULE",
+                        help="torch.compile these child modules of the model (e.g. backbone sem_seg_head)")
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE config overrides")
     args = parser.parse_args(argv)
     for name in ("iters", "rows"):
@@ -73,10 +79,19 @@ def self_time_by_kind(events: Sequence) -> dict[str, float]:
 class TrainingLoop:
     """The Trainer of a config stepped one iteration at a time, hooks included, as Trainer.train runs it."""
 
-    def __init__(self, config_file: str, opts: Sequence[str], output_dir: str) -> None:
+    def __init__(self, config_file: str, opts: Sequence[str], output_dir: str, autocast: torch.dtype | None = None,
+                 compile_modules: Sequence[str] = ()) -> None:
         cfg = build_config(config_file, [*opts, "OUTPUT_DIR", output_dir])
         self.trainer = Trainer(cfg)
         self.trainer.resume_or_load(resume=False)
+        self.autocast = autocast
+        model = self.trainer._trainer.model
+        for name in compile_modules:
+            child = getattr(model, name, None)
+            if not isinstance(child, torch.nn.Module):
+                names = ", ".join(n for n, _ in model.named_children())
+                raise ValueError(f"--compile {name}: the model has no child module {name!r}; children: {names}")
+            child.compile()
         self.storage = EventStorage(0)
         self.storage.__enter__()
         self.trainer.storage = self.trainer._trainer.storage = self.storage
@@ -89,7 +104,9 @@ class TrainingLoop:
             raise ValueError(f"SOLVER.MAX_ITER={self.trainer.max_iter} is reached; raise it or lower --iters/--warmup")
         self.storage.iter = self.trainer.iter
         self.trainer.before_step()
-        self.trainer.run_step()
+        device = self.trainer._trainer.model.device.type
+        with torch.autocast(device, dtype=self.autocast, enabled=self.autocast is not None):
+            self.trainer.run_step()
         self.trainer.after_step()
         self.trainer.iter += 1
 
@@ -97,7 +114,7 @@ class TrainingLoop:
 def main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="gpa-profile-") as output_dir:
-        loop = TrainingLoop(args.config_file, args.opts, output_dir)
+        loop = TrainingLoop(args.config_file, args.opts, output_dir, AUTOCAST[args.autocast], args.compile)
         for _ in range(args.warmup):
             loop.step()
         seconds = []
@@ -112,8 +129,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
     by_kind = self_time_by_kind(events)
     total = sum(by_kind.values())
     per_iter = statistics.median(seconds)
-    print(f"{args.config_file}: {per_iter:.3f} s/iteration (median of {args.iters}, {torch.get_num_threads()} "
-          f"threads), {total / args.iters:.3f} s/iteration profiled")
+    variant = " ".join([*args.opts, *([f"autocast {args.autocast}"] if args.autocast != "none" else []),
+                        *([f"compiled {' '.join(args.compile)}"] if args.compile else [])])
+    print(f"{args.config_file}{' (' + variant + ')' if variant else ''}: {per_iter:.3f} s/iteration (median of "
+          f"{args.iters}, {torch.get_num_threads()} threads), {total / args.iters:.3f} s/iteration profiled")
     print("\nself CPU time by kind of operator (profiled iterations):")
     for kind, value in sorted(by_kind.items(), key=lambda item: -item[1]):
         print(f"  {kind:<52} {value / args.iters * 1e3:8.1f} ms/iteration  {100 * value / total:5.1f}%")

@@ -52,3 +52,16 @@ def test_refuses_more_iterations_than_max_iter():
     with pytest.raises(ValueError, match="SOLVER.MAX_ITER=2 is reached"):
         profile_training.main(["--config-file", str(REPO / "configs/tiny/gpa_tiny.yaml"), "--iters", "2",
                                "--warmup", "1", "--opts", "SOLVER.MAX_ITER", "2"])
+
+
+def test_compile_names_an_unknown_child_module():
+    with pytest.raises(ValueError, match="--compile nonexistent: the model has no child module 'nonexistent'; "
+                                         "children: .*backbone"):
+        profile_training.main(["--config-file", str(REPO / "configs/tiny/gpa_tiny.yaml"), "--iters", "1",
+                               "--warmup", "0", "--compile", "nonexistent"])
+
+
+def test_autocast_runs_under_the_dtype(capsys):
+    profile_training.main(["--config-file", str(REPO / "configs/tiny/gpa_tiny.yaml"), "--iters", "1",
+                           "--warmup", "0", "--rows", "3", "--autocast", "bf16"])
+    assert "(autocast bf16)" in capsys.readouterr().out
