@@ -5,6 +5,7 @@ from .class_split import ClassSplitPanopticEvaluator, ClassSplitSemSegEvaluator,
 from .instance_ap import InstanceAPEvaluator
 from .panoptic_quality import PanopticQualityEvaluator
 from .results_table import MIOU_CONVENTION, format_results_table
+from .semantic_segmentation import MIoUEvaluator
 
 __all__ = [
     "EVALUATORS",
@@ -13,6 +14,7 @@ __all__ = [
     "ClassSplitPanopticEvaluator",
     "ClassSplitSemSegEvaluator",
     "InstanceAPEvaluator",
+    "MIoUEvaluator",
     "PanopticQualityEvaluator",
     "build_evaluator",
     "enabled_tasks",

@@ -5,7 +5,7 @@ import logging
 from collections.abc import Callable
 
 from detectron2.data import MetadataCatalog
-from detectron2.evaluation import DatasetEvaluator, DatasetEvaluators, SemSegEvaluator
+from detectron2.evaluation import DatasetEvaluator, DatasetEvaluators
 
 from gpa.data.label_checks import checked_label_reader
 
@@ -13,6 +13,7 @@ from .cityscapes_instance import CityscapesInstanceAPEvaluator
 from .class_split import ClassSplitPanopticEvaluator, ClassSplitSemSegEvaluator, has_class_split
 from .instance_ap import InstanceAPEvaluator
 from .panoptic_quality import PanopticQualityEvaluator
+from .semantic_segmentation import MIoUEvaluator
 
 __all__ = ["EVALUATORS", "TASK_SWITCHES", "build_evaluator", "enabled_tasks"]
 
@@ -39,7 +40,7 @@ def _miou(name: str, output_dir: str | None) -> DatasetEvaluator:
     read_labels = checked_label_reader(name)
     if has_class_split(name):  # metadata "unseen_classes": also mIoU on seen / unseen classes
         return ClassSplitSemSegEvaluator(name, distributed=True, output_dir=output_dir, sem_seg_loading_fn=read_labels)
-    return SemSegEvaluator(name, distributed=True, output_dir=output_dir, sem_seg_loading_fn=read_labels)
+    return MIoUEvaluator(name, distributed=True, output_dir=output_dir, sem_seg_loading_fn=read_labels)
 
 
 def _coco_ap(name: str, output_dir: str | None) -> DatasetEvaluator:

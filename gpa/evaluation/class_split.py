@@ -22,12 +22,14 @@ from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 from detectron2.data import MetadataCatalog
-from detectron2.evaluation import COCOPanopticEvaluator, SemSegEvaluator
+from detectron2.evaluation import COCOPanopticEvaluator
 from detectron2.utils import comm
 from panopticapi.evaluation import PQStat, pq_compute_multi_core
 from tabulate import tabulate
 
 from gpa.files import read_json, require_fields
+
+from .semantic_segmentation import MIoUEvaluator
 
 __all__ = [
     "CLASS_SPLIT_METRICS",
@@ -126,8 +128,9 @@ def split_pq(
     return result
 
 
-class ClassSplitSemSegEvaluator(SemSegEvaluator):
-    """SemSegEvaluator that adds mIoU_seen, mIoU_unseen and mIoU_hm from the metadata's `unseen_classes`."""
+class ClassSplitSemSegEvaluator(MIoUEvaluator):
+    """MIoUEvaluator (detectron2's SemSegEvaluator without its label-map Boundary IoU) that adds mIoU_seen,
+    mIoU_unseen and mIoU_hm from the metadata's `unseen_classes`."""
 
     def __init__(self, dataset_name: str, *args, unseen_classes: Sequence[int] | None = None, **kwargs) -> None:
         super().__init__(dataset_name, *args, **kwargs)
