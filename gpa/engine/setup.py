@@ -10,6 +10,7 @@ from detectron2.data import DatasetCatalog
 
 from gpa.config_loading import ConfigError, load_config
 from gpa.config_validation import check_device
+from gpa.vocabulary import apply_class_file_overrides
 
 __all__ = ["build_config", "check_dataset_names", "check_run"]
 
@@ -54,8 +55,6 @@ def build_config(config_file: str | Path, opts: Sequence[str] = ()) -> CfgNode:
 
     cfg, _ = load_config(config_file, opts)
     check_dataset_names(cfg)
-    from gpa.data import apply_class_file_overrides
-
     apply_class_file_overrides(cfg)
     cfg.freeze()
     return cfg

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from detectron2.data import DatasetCatalog
 
-from ..dataset_classes import DatasetClasses
+from gpa.vocabulary import DatasetClasses, Vocabulary
+
 from ..datasets import register_coco_panoptic_format
-from ..vocabulary import Vocabulary
 from .cache import DEFAULT_SPLITS, ToySplit, default_toy_root, ensure_toy_dataset
 from .generate import IGNORE_LABEL, split_paths
 from .world import SEEN_THINGS, STUFF_CLASSES, THING_CLASSES, UNSEEN_THINGS, ToyClass
