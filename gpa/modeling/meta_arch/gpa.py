@@ -26,7 +26,7 @@ from gpa.modeling.criterion import SetCriterion
 from gpa.modeling.heads import build_mask_classifier
 from gpa.modeling.heads.matched_cross_entropy import matched_cross_entropy
 from gpa.modeling.heads.open_vocab_logits import open_vocab_logits
-from gpa.modeling.inference.ensemble import ENSEMBLE_FORMULAS, geometric_ensemble
+from gpa.modeling.inference.ensemble import ENSEMBLE_FORMULA_REGISTRY, geometric_ensemble
 from gpa.modeling.inference.mask_upsampling import DEFAULT_CHUNK_PIXELS, QueryMasks
 from gpa.modeling.inference.postprocess import (
     INSTANCE_SELECTIONS,
@@ -104,10 +104,9 @@ class GPA(nn.Module):
         self.out_vocab_logit_scale_max = out_vocab_logit_scale_max
         self.cfa_loss_weight = cfa_loss_weight
         self.ensemble_alpha, self.ensemble_beta = ensemble_alpha, ensemble_beta
-        if ensemble_formula not in ENSEMBLE_FORMULAS:
-            raise ValueError(
-                f"MODEL.GPA.ENSEMBLE_FORMULA is {ensemble_formula!r}; valid: {', '.join(sorted(ENSEMBLE_FORMULAS))}"
-            )
+        if ensemble_formula not in ENSEMBLE_FORMULA_REGISTRY:
+            valid = ", ".join(ENSEMBLE_FORMULA_REGISTRY.names())
+            raise ValueError(f"MODEL.GPA.ENSEMBLE_FORMULA is {ensemble_formula!r}; valid: {valid}")
         if instance_selection not in INSTANCE_SELECTIONS:
             raise ValueError(
                 f"MODEL.MASK_FORMER.TEST.INSTANCE_SELECTION is {instance_selection!r}; "
