@@ -108,7 +108,6 @@ CONFIG_RULES: tuple[Rule, ...] = _rules([
     ("SOLVER.WARMUP_FACTOR", number(0.0, 1.0, low_open=True)),
     ("SOLVER.GAMMA", number(0.0, low_open=True)),
     ("SOLVER.STEPS", each(POSITIVE)),
-    ("SOLVER.OPTIMIZER", one_of("ADAMW", "SGD")),
     ("SOLVER.AMP.DTYPE", one_of("float16", "bfloat16")),
     ("SOLVER.CLIP_GRADIENTS.CLIP_TYPE", one_of("value", "norm", "full_model")),
     ("SOLVER.CLIP_GRADIENTS.CLIP_VALUE", number(0.0, low_open=True)),

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from detectron2.data import DatasetCatalog
 
-from gpa.data import DatasetClasses, Vocabulary, register_coco_panoptic_format
+from gpa.data import register_coco_panoptic_format
+from gpa.vocabulary import DatasetClasses, Vocabulary
 
 from .cache import DEFAULT_SPLITS, ToySplit, default_toy_root, ensure_toy_dataset
 from .generate import IGNORE_LABEL, split_paths

@@ -191,6 +191,16 @@ def test_train_net_periodic_evaluation_needs_test_datasets(train_net):
         _through_train_net(train_net, TINY, ("DATASETS.TEST", "()", "TEST.EVAL_PERIOD", "5"))
 
 
+@pytest.mark.parametrize("key, value, message", [
+    ("SOLVER.OPTIMIZER", "ADAM", r"unknown optimizer 'ADAM' \(SOLVER.OPTIMIZER\); valid: ADAMW, SGD"),
+    ("SOLVER.LR_SCHEDULER_NAME", "PolyLR", r"unknown learning-rate schedule 'PolyLR' \(SOLVER.LR_SCHEDULER_NAME\); "
+                                           "valid: WarmupCosineLR, WarmupMultiStepLR, WarmupPolyLR"),
+])
+def test_train_net_names_an_unregistered_optimizer_or_schedule_before_training(train_net, key, value, message):
+    with pytest.raises(ConfigError, match=message):
+        _through_train_net(train_net, TINY, (key, value))
+
+
 @pytest.mark.parametrize("content, pattern", [
     (b'{"embed_dim": 64, "vision_cfg": {', "is not valid JSON: .*looks truncated"),
     (b'{"embed_dim": "caf\xe9"}', "is not UTF-8 text"),

@@ -6,10 +6,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from detectron2.utils.registry import Registry
 
 import gpa  # noqa: F401  (registration)
 import gpa.data.mappers  # noqa: F401
+from gpa.engine.lr_scheduler import LR_SCHEDULER_REGISTRY, build_lr_scheduler
+from gpa.engine.optimizer import OPTIMIZER_REGISTRY
+from gpa.evaluation import EVALUATOR_REGISTRY
+from gpa.modeling.backbone import MODULATION_REGISTRY
+from gpa.modeling.inference.ensemble import ENSEMBLE_FORMULA_REGISTRY, geometric_ensemble
 from gpa.registry import NamedRegistry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,7 +34,9 @@ def _gpa_registries() -> dict[str, Registry]:
 def test_every_gpa_registry_is_in_the_readme_extending_table():
     registries = _gpa_registries()
     assert {"SPATIAL_MIXER_REGISTRY", "MAPPER_REGISTRY", "PROMPT_TEMPLATE_REGISTRY", "CLIP_ENCODER_REGISTRY",
-            "MASK_CLASSIFIER_REGISTRY", "PIXEL_DECODER_REGISTRY", "TRANSFORMER_DECODER_REGISTRY"} <= set(registries)
+            "MASK_CLASSIFIER_REGISTRY", "PIXEL_DECODER_REGISTRY", "TRANSFORMER_DECODER_REGISTRY",
+            "MODULATION_REGISTRY", "ENSEMBLE_FORMULA_REGISTRY", "EVALUATOR_REGISTRY", "OPTIMIZER_REGISTRY",
+            "LR_SCHEDULER_REGISTRY"} <= set(registries)
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("## Extending"):readme.index("## Layout")]
     for name, registry in registries.items():
@@ -67,3 +75,42 @@ def test_named_registry_registers_under_a_config_value_and_names_the_key():
         registry.get_for("thing", "SOME.KEY")
     with pytest.raises(ValueError, match="test thing 'the_thing' is already registered"):
         registry.register_as("the_thing")(object)
+
+
+@pytest.mark.parametrize("registry, names", [
+    (MODULATION_REGISTRY, ["residual", "scale_shift"]),
+    (ENSEMBLE_FORMULA_REGISTRY, ["fcclip", "void_in_softmax"]),
+    (EVALUATOR_REGISTRY, ["ade20k_panoptic_seg", "cityscapes_panoptic_seg", "coco_panoptic_seg",
+                          "mapillary_vistas_panoptic_seg", "sem_seg"]),
+    (OPTIMIZER_REGISTRY, ["ADAMW", "SGD"]),
+    (LR_SCHEDULER_REGISTRY, ["WarmupCosineLR", "WarmupMultiStepLR", "WarmupPolyLR", "WarmupStepWithFixedGammaLR"]),
+])
+def test_former_plain_tables_are_named_registries(registry, names):
+    assert isinstance(registry, NamedRegistry)
+    assert [n for n in registry.names() if not n.startswith("_")] == names
+
+
+def test_a_registered_ensemble_formula_and_schedule_are_used_by_name():
+    """Adding a member is writing it with the decorator: the builder finds it by the config value."""
+    if "_in_vocab_only" not in ENSEMBLE_FORMULA_REGISTRY:
+        @ENSEMBLE_FORMULA_REGISTRY.register_as("_in_vocab_only")
+        def _in_vocab_only(in_vocab_logits, cfa_logits, seen, alpha, beta, valid=None):
+            return in_vocab_logits.softmax(dim=-1)
+
+    logits = torch.randn(2, 4)
+    out = geometric_ensemble(logits, torch.randn(2, 3), torch.ones(3, dtype=torch.bool), 0.4, 0.8,
+                             formula="_in_vocab_only")
+    torch.testing.assert_close(out, logits.softmax(dim=-1))
+
+    if "_constant" not in LR_SCHEDULER_REGISTRY:
+        @LR_SCHEDULER_REGISTRY.register_as("_constant")
+        def _constant(cfg, optimizer):
+            return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 1.0)
+
+    from detectron2.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.SOLVER.LR_SCHEDULER_NAME = "_constant"
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)
+    scheduler = build_lr_scheduler(cfg, optimizer)
+    assert isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR) and scheduler.get_last_lr() == [0.5]

@@ -118,7 +118,7 @@ def run_single(args: argparse.Namespace) -> dict:
 
     import gpa  # noqa: F401
     from gpa.engine import build_config
-    from gpa.modeling.meta_arch import resolve_vocabulary
+    from gpa.vocabulary import resolve_vocabulary
 
     config_file = args.config_file[0]
     cfg = build_config(config_file, ["MODEL.DEVICE", args.device, *args.opts])

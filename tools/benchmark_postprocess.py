@@ -58,8 +58,8 @@ def main() -> None:
 
     import gpa
     from gpa.config import add_gpa_config
-    from gpa.data.vocabulary import Vocabulary
     from gpa.modeling.meta_arch import GPA
+    from gpa.vocabulary import Vocabulary
 
     chunk_pixels = args.chunk_pixels
     if chunk_pixels is None:

@@ -25,19 +25,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from gpa.argument_types import bounded_float, bounded_int
-from gpa.inference import (
-    BUILTIN_VOCABULARIES,
-    PRECISIONS,
-    TASKS,
-    Predictor,
-    collect_image_paths,
-    parse_vocabulary_string,
-    read_vocabulary_file,
-)
+from gpa.data import BUILTIN_VOCABULARIES
+from gpa.inference import PRECISIONS, TASKS, Predictor, collect_image_paths
 from gpa.inference.result import PredictionResult
 from gpa.inference.result_files import save_outputs
 from gpa.inference.video import VideoReader, VideoWriter
 from gpa.inference.visualization import draw_result, vocabulary_metadata
+from gpa.vocabulary import parse_vocabulary_string, read_vocabulary_file
 
 DEFAULT_CONFIDENCE = 0.5  # --confidence-threshold of the instance task
 

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from gpa.inference import TASKS, Predictor, load_image, parse_vocabulary_string
+from gpa.inference import TASKS, Predictor, load_image
 from gpa.inference.result import PredictionResult
 from gpa.inference.result_files import save_outputs
 from gpa.inference.visualization import vocabulary_metadata
+from gpa.vocabulary import parse_vocabulary_string
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO / "configs" / "toy" / "gpa.yaml"

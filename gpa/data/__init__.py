@@ -1,24 +1,21 @@
 """Datasets (the builtin benchmarks register on import, reading nothing; an extension's datasets register when a
-config loads it, see gpa/extensions.py), class lists, training mappers."""
-from .class_file_overrides import apply_class_file_overrides
-from .class_metadata import ClassMetadata
-from .dataset_classes import DatasetClasses
+config loads it, see gpa/extensions.py), their named vocabularies, training mappers. Vocabularies and class
+lists themselves are gpa.vocabulary."""
 from .datasets import (
     BUILTIN_DATASETS,
+    BUILTIN_VOCABULARIES,
+    builtin_vocabulary,
     register_builtin_datasets,
     register_coco_panoptic_format,
     register_semantic_format,
 )
 from .mappers import build_train_mapper
-from .vocabulary import Vocabulary
 
 __all__ = [
     "BUILTIN_DATASETS",
-    "ClassMetadata",
-    "DatasetClasses",
-    "Vocabulary",
-    "apply_class_file_overrides",
+    "BUILTIN_VOCABULARIES",
     "build_train_mapper",
+    "builtin_vocabulary",
     "register_builtin_datasets",
     "register_coco_panoptic_format",
     "register_semantic_format",

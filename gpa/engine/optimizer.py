@@ -18,8 +18,11 @@ from detectron2.config import CfgNode
 from tabulate import tabulate
 from torch import nn
 
+from gpa.registry import NamedRegistry
+
 __all__ = [
     "DECAY_KINDS",
+    "OPTIMIZER_REGISTRY",
     "build_optimizer",
     "classify_decay_kind",
     "make_param_groups",
@@ -136,19 +139,27 @@ def maybe_add_full_model_gradient_clipping(optim_cls: type[torch.optim.Optimizer
     return FullModelGradientClippingOptimizer
 
 
-OPTIMIZERS = {
-    "ADAMW": lambda groups, cfg: torch.optim.AdamW(groups, lr=cfg.SOLVER.BASE_LR),
-    "SGD": lambda groups, cfg: torch.optim.SGD(groups, lr=cfg.SOLVER.BASE_LR, momentum=cfg.SOLVER.MOMENTUM),
-}
+# SOLVER.OPTIMIZER -> f(param_groups, cfg): the optimizer over the groups (each group carries its lr and decay)
+OPTIMIZER_REGISTRY = NamedRegistry("OPTIMIZER", "optimizer")
+
+
+@OPTIMIZER_REGISTRY.register_as("ADAMW")
+def adamw(groups: list[dict[str, Any]], cfg: CfgNode) -> torch.optim.Optimizer:
+    """AdamW with torch's default betas and eps."""
+    return torch.optim.AdamW(groups, lr=cfg.SOLVER.BASE_LR)
+
+
+@OPTIMIZER_REGISTRY.register_as("SGD")
+def sgd(groups: list[dict[str, Any]], cfg: CfgNode) -> torch.optim.Optimizer:
+    """SGD with SOLVER.MOMENTUM."""
+    return torch.optim.SGD(groups, lr=cfg.SOLVER.BASE_LR, momentum=cfg.SOLVER.MOMENTUM)
 
 
 def build_optimizer(cfg: CfgNode, model: nn.Module) -> torch.optim.Optimizer:
     """Optimizer over the groups the model declares, with full-model or per-parameter clipping."""
     from detectron2.solver.build import maybe_add_gradient_clipping
 
-    name = cfg.SOLVER.OPTIMIZER
-    if name not in OPTIMIZERS:
-        raise ValueError(f"SOLVER.OPTIMIZER={name!r} is not supported; choose one of {sorted(OPTIMIZERS)}")
+    make_optimizer = OPTIMIZER_REGISTRY.get_for(cfg.SOLVER.OPTIMIZER, "SOLVER.OPTIMIZER")
     if not hasattr(model, "trainable_parameter_groups"):
         raise TypeError(f"{type(model).__name__} must define trainable_parameter_groups() to build the optimizer")
     groups = make_param_groups(
@@ -167,7 +178,7 @@ def build_optimizer(cfg: CfgNode, model: nn.Module) -> torch.optim.Optimizer:
         },
     )
     logger.info("Optimizer parameter groups:\n" + format_param_groups(groups))
-    optimizer = OPTIMIZERS[name](groups, cfg)
+    optimizer = make_optimizer(groups, cfg)
     if cfg.SOLVER.CLIP_GRADIENTS.ENABLED and cfg.SOLVER.CLIP_GRADIENTS.CLIP_TYPE == "full_model":
         optimizer.__class__ = maybe_add_full_model_gradient_clipping(type(optimizer), cfg)
         return optimizer

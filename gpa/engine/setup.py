@@ -12,6 +12,10 @@ from gpa.config_loading import ConfigError, load_config
 from gpa.config_validation import check_device
 from gpa.extensions import CONFIG_KEY as EXTENSIONS_KEY
 from gpa.extensions import installed_extensions, loaded_extensions
+from gpa.vocabulary import apply_class_file_overrides
+
+from .lr_scheduler import LR_SCHEDULER_REGISTRY
+from .optimizer import OPTIMIZER_REGISTRY
 
 __all__ = ["build_config", "check_dataset_names", "check_run"]
 
@@ -36,10 +40,14 @@ def check_dataset_names(cfg: CfgNode) -> None:
 
 
 def check_run(cfg: CfgNode, eval_only: bool, config_name: str = "the config") -> None:
-    """What a train_net run needs beyond a valid config: a usable MODEL.DEVICE, and DATASETS.TRAIN to train or
-    DATASETS.TEST to evaluate (an empty list would fail deep in detectron2, or evaluate nothing and exit 0)."""
+    """What a train_net run needs beyond a valid config: a usable MODEL.DEVICE, a registered optimizer and
+    schedule to train, and DATASETS.TRAIN to train or DATASETS.TEST to evaluate (an empty list would fail deep in
+    detectron2, or evaluate nothing and exit 0)."""
     try:
         check_device(cfg.MODEL.DEVICE, f"MODEL.DEVICE of {config_name}")
+        if not eval_only:
+            OPTIMIZER_REGISTRY.get_for(cfg.SOLVER.OPTIMIZER, "SOLVER.OPTIMIZER")
+            LR_SCHEDULER_REGISTRY.get_for(cfg.SOLVER.LR_SCHEDULER_NAME, "SOLVER.LR_SCHEDULER_NAME")
     except ValueError as err:
         raise ConfigError(str(err)) from None
     if not eval_only and cfg.TEST.EVAL_PERIOD > 0 and not cfg.DATASETS.TEST:
@@ -61,8 +69,6 @@ def build_config(config_file: str | Path, opts: Sequence[str] = ()) -> CfgNode:
 
     cfg, _ = load_config(config_file, opts)
     check_dataset_names(cfg)
-    from gpa.data import apply_class_file_overrides
-
     apply_class_file_overrides(cfg)
     cfg.freeze()
     return cfg

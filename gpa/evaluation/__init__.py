@@ -1,5 +1,5 @@
 """Evaluation: evaluators chosen by dataset kind and task, and one results table for many benchmarks."""
-from .build import EVALUATORS, build_evaluator, enabled_tasks
+from .build import EVALUATOR_REGISTRY, build_evaluator, enabled_tasks
 from .cityscapes_instance import CityscapesInstanceAPEvaluator
 from .class_split import ClassSplitPanopticEvaluator, ClassSplitSemSegEvaluator, format_class_split_table
 from .instance_ap import InstanceAPEvaluator
@@ -8,7 +8,7 @@ from .results_table import MIOU_CONVENTION, format_results_table
 from .semantic_segmentation import MIoUEvaluator
 
 __all__ = [
-    "EVALUATORS",
+    "EVALUATOR_REGISTRY",
     "MIOU_CONVENTION",
     "CityscapesInstanceAPEvaluator",
     "ClassSplitPanopticEvaluator",

@@ -1,13 +1,13 @@
-"""Evaluators chosen from a mapping by the dataset's evaluator kind and the enabled tasks."""
+"""Evaluators chosen by the dataset's evaluator kind (a member of EVALUATOR_REGISTRY) and the enabled tasks."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator, DatasetEvaluators
 
 from gpa.data.label_checks import checked_label_reader
+from gpa.registry import NamedRegistry
 
 from .cityscapes_instance import CityscapesInstanceAPEvaluator
 from .class_split import ClassSplitPanopticEvaluator, ClassSplitSemSegEvaluator, has_class_split
@@ -15,11 +15,9 @@ from .instance_ap import InstanceAPEvaluator
 from .panoptic_quality import PanopticQualityEvaluator
 from .semantic_segmentation import MIoUEvaluator
 
-__all__ = ["EVALUATORS", "TASK_SWITCHES", "build_evaluator", "enabled_tasks"]
+__all__ = ["EVALUATOR_REGISTRY", "TASK_SWITCHES", "build_evaluator", "enabled_tasks"]
 
 logger = logging.getLogger(__name__)
-
-Factory = Callable[[str, "str | None"], DatasetEvaluator]
 
 # task -> the config switch enabling it (MODEL.MASK_FORMER.TEST.<switch>)
 TASK_SWITCHES = {"panoptic": "PANOPTIC_ON", "semantic": "SEMANTIC_ON", "instance": "INSTANCE_ON"}
@@ -55,15 +53,16 @@ def _cityscapes_ap(name: str, output_dir: str | None) -> DatasetEvaluator:
     return CityscapesInstanceAPEvaluator(name)
 
 
-# evaluator kind (metadata "evaluator_type") -> task -> evaluator. A task missing from a kind is not part of
-# that benchmark's protocol (e.g. Mapillary Vistas reports no AP).
-EVALUATORS: dict[str, dict[str, Factory]] = {
-    "coco_panoptic_seg": {"panoptic": _pq, "semantic": _miou, "instance": _coco_ap},
-    "ade20k_panoptic_seg": {"panoptic": _pq, "semantic": _miou, "instance": _coco_ap},
-    "cityscapes_panoptic_seg": {"panoptic": _pq, "semantic": _miou, "instance": _cityscapes_ap},
-    "mapillary_vistas_panoptic_seg": {"panoptic": _pq, "semantic": _miou},
-    "sem_seg": {"semantic": _miou},
-}
+# evaluator kind (a dataset's metadata "evaluator_type") -> {task: f(dataset_name, output_dir) -> DatasetEvaluator}.
+# A task missing from a kind is not part of that benchmark's protocol (e.g. Mapillary Vistas reports no AP).
+EVALUATOR_REGISTRY = NamedRegistry("EVALUATOR", "evaluator kind")
+EVALUATOR_REGISTRY.register_as("coco_panoptic_seg")({"panoptic": _pq, "semantic": _miou, "instance": _coco_ap})
+EVALUATOR_REGISTRY.register_as("ade20k_panoptic_seg")({"panoptic": _pq, "semantic": _miou, "instance": _coco_ap})
+EVALUATOR_REGISTRY.register_as("cityscapes_panoptic_seg")(
+    {"panoptic": _pq, "semantic": _miou, "instance": _cityscapes_ap}
+)
+EVALUATOR_REGISTRY.register_as("mapillary_vistas_panoptic_seg")({"panoptic": _pq, "semantic": _miou})
+EVALUATOR_REGISTRY.register_as("sem_seg")({"semantic": _miou})
 
 
 def enabled_tasks(cfg) -> list[str]:
@@ -76,18 +75,16 @@ def build_evaluator(cfg, dataset_name: str, output_folder: str | None = None) ->
 
     Enabled tasks outside the benchmark's protocol are logged and left out; none left is an error.
     """
-    metadata = MetadataCatalog.get(dataset_name)
-    kind = metadata.get("evaluator_type")
-    if kind not in EVALUATORS:
-        raise ValueError(f"dataset '{dataset_name}' has evaluator_type {kind!r}; valid: {sorted(EVALUATORS)}")
+    kind = MetadataCatalog.get(dataset_name).get("evaluator_type")
+    evaluators = EVALUATOR_REGISTRY.get_for(kind, f"evaluator_type of dataset '{dataset_name}'")
     tasks = enabled_tasks(cfg)
-    chosen = [t for t in tasks if t in EVALUATORS[kind]]
-    left_out = [t for t in tasks if t not in EVALUATORS[kind]]
+    chosen = [t for t in tasks if t in evaluators]
+    left_out = [t for t in tasks if t not in evaluators]
     if left_out:
         logger.info("%s (%s): %s not part of this benchmark's protocol, not evaluated",
                     dataset_name, kind, ", ".join(left_out))
     if not chosen:
-        switches = [f"MODEL.MASK_FORMER.TEST.{TASK_SWITCHES[t]}" for t in EVALUATORS[kind]]
-        raise ValueError(f"dataset '{dataset_name}' ({kind}) supports {sorted(EVALUATORS[kind])} but none is "
+        switches = [f"MODEL.MASK_FORMER.TEST.{TASK_SWITCHES[t]}" for t in evaluators]
+        raise ValueError(f"dataset '{dataset_name}' ({kind}) supports {sorted(evaluators)} but none is "
                          f"enabled; switch on one of {switches}")
-    return DatasetEvaluators([EVALUATORS[kind][t](dataset_name, output_folder) for t in chosen])
+    return DatasetEvaluators([evaluators[t](dataset_name, output_folder) for t in chosen])

@@ -23,13 +23,11 @@ from torch.utils.data import DataLoader
 from gpa.checkpoint import GPACheckpointer
 from gpa.config_loading import load_config
 from gpa.config_validation import DEVICE_KINDS, check_device
-from gpa.data import apply_class_file_overrides
-from gpa.data.vocabulary import Vocabulary
+from gpa.data import builtin_vocabulary
+from gpa.vocabulary import Vocabulary, apply_class_file_overrides, make_vocabulary
 
-from .builtin_vocabularies import builtin_vocabulary
 from .images import ImageFiles, ImageInput, ImagePreprocessor, load_image
 from .result import TASKS, PredictionResult, build_result, check_task
-from .user_vocabulary import make_vocabulary
 
 __all__ = ["DEVICE_AVAILABLE", "PRECISIONS", "Predictor", "VocabularyInput"]
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gpa.data.vocabulary import Vocabulary
+from gpa.vocabulary import Vocabulary
 
 __all__ = ["TASKS", "PredictionResult", "Segment", "TaskSpec", "build_result", "check_task", "mask_box"]
 

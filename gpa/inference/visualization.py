@@ -14,7 +14,7 @@ from detectron2.structures import Boxes, Instances
 from detectron2.utils.colormap import colormap
 from detectron2.utils.visualizer import Visualizer
 
-from gpa.data.vocabulary import Vocabulary
+from gpa.vocabulary import Vocabulary
 
 from .result import PredictionResult
 

@@ -5,7 +5,7 @@ from detectron2.data import MetadataCatalog
 from detectron2.data.datasets.builtin_meta import COCO_CATEGORIES
 
 from gpa.config import add_gpa_config
-from gpa.data import DatasetClasses, apply_class_file_overrides, register_semantic_format
+from gpa.data import register_semantic_format
 from gpa.data.datasets import BUILTIN_DATASETS
 from gpa.data.datasets.class_sources import (
     CLASS_FILES,
@@ -14,7 +14,7 @@ from gpa.data.datasets.class_sources import (
     pascal_voc_classes,
     read_object_info_150,
 )
-from gpa.data.vocabulary import read_class_file
+from gpa.vocabulary import DatasetClasses, apply_class_file_overrides, read_class_file
 from tests.synthetic.pascal import PC59_NAMES
 
 
@@ -61,7 +61,8 @@ def test_table_names_are_prefixed_and_unique():
 @pytest.fixture
 def toy(tmp_path):
     classes = DatasetClasses.from_categories(
-        [{"id": 0, "name": "sky"}, {"id": 1, "name": "road"}, {"id": 2, "name": "car", "isthing": 1}]
+        [{"id": 0, "name": "sky", "isthing": 0}, {"id": 1, "name": "road", "isthing": 0},
+         {"id": 2, "name": "car", "isthing": 1}]
     )
     register_semantic_format("test_override_toy", image_root=tmp_path, sem_seg_root=tmp_path, classes=classes,
                              replace=True)

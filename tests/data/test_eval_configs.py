@@ -8,7 +8,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 
 import gpa.data  # noqa: F401  (registers the builtin datasets)
 from gpa.config import add_gpa_config
-from gpa.evaluation.build import EVALUATORS, enabled_tasks
+from gpa.evaluation.build import EVALUATOR_REGISTRY, enabled_tasks
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "configs" / "coco" / "eval"
 FCCLIP_EVAL_DIR = EVAL_DIR.parent / "eval_fcclip"
@@ -28,7 +28,7 @@ def test_eval_config(path):
     assert (cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST) == size
     for name in cfg.DATASETS.TEST:  # every enabled task is one the benchmark reports
         kind = MetadataCatalog.get(name).evaluator_type
-        assert set(enabled_tasks(cfg)) <= set(EVALUATORS[kind]), (name, enabled_tasks(cfg))
+        assert set(enabled_tasks(cfg)) <= set(EVALUATOR_REGISTRY.get(kind)), (name, enabled_tasks(cfg))
     assert len(path.read_text().splitlines()) <= 8
 
 

@@ -7,7 +7,8 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from gpa.data import DatasetClasses, register_coco_panoptic_format
+from gpa.data import register_coco_panoptic_format
+from gpa.vocabulary import DatasetClasses
 from tests.synthetic import register_written_coco_panoptic, write_coco_panoptic
 
 

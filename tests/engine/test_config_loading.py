@@ -169,7 +169,6 @@ BAD_VALUES = [
     ("SOLVER.WEIGHT_DECAY", "-0.1", "0.0"),
     ("SOLVER.WARMUP_FACTOR", "0.0", "1.0"),
     ("SOLVER.STEPS", "(0, 10)", "(5, 10)"),
-    ("SOLVER.OPTIMIZER", "'ADAM'", "'SGD'"),
     ("SOLVER.AMP.DTYPE", "'float8'", "'bfloat16'"),
     ("SOLVER.CLIP_GRADIENTS.CLIP_VALUE", "0.0", "1.0"),
     ("SOLVER.CLIP_GRADIENTS.NORM_TYPE", "0.0", "1e999"),  # inf: the max norm

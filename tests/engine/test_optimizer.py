@@ -76,7 +76,7 @@ def test_undeclared_or_duplicated_parameters_fail():
 
 
 def test_unknown_optimizer_name_lists_choices():
-    with pytest.raises(ValueError, match="ADAMW"):
+    with pytest.raises(ValueError, match=r"unknown optimizer 'LAMB' \(SOLVER.OPTIMIZER\); valid: ADAMW, SGD"):
         build_optimizer(_cfg(OPTIMIZER="LAMB"), _Toy())
 
 

@@ -8,7 +8,7 @@ from detectron2.evaluation import SemSegEvaluator
 
 from gpa.data import register_coco_panoptic_format, register_semantic_format
 from gpa.evaluation import (
-    EVALUATORS,
+    EVALUATOR_REGISTRY,
     InstanceAPEvaluator,
     PanopticQualityEvaluator,
     build_evaluator,
@@ -47,7 +47,7 @@ def test_tasks_follow_the_switches(toy, eval_cfg):
 def test_semantic_benchmark_leaves_out_other_tasks_and_fails_when_none_left(toy, eval_cfg):
     register_semantic_format("test_build_semantic", image_root=toy["image_root"], sem_seg_root=toy["sem_seg_root"],
                              classes=MetadataCatalog.get("test_build_toy").classes().all_stuff(), replace=True)
-    assert set(EVALUATORS["sem_seg"]) == {"semantic"}
+    assert set(EVALUATOR_REGISTRY.get("sem_seg")) == {"semantic"}
     assert _kinds(build_evaluator(eval_cfg, "test_build_semantic")) == [SemSegEvaluator]
     eval_cfg.MODEL.MASK_FORMER.TEST.SEMANTIC_ON = False
     with pytest.raises(ValueError, match="SEMANTIC_ON"):

@@ -5,8 +5,9 @@ from detectron2.data import DatasetCatalog
 from detectron2.evaluation import SemSegEvaluator
 from PIL import Image
 
-from gpa.data import DatasetClasses, register_semantic_format
+from gpa.data import register_semantic_format
 from gpa.evaluation import MIOU_CONVENTION, format_results_table
+from gpa.vocabulary import DatasetClasses
 from tests.synthetic.predictions import evaluate_outputs, semantic_output
 
 
@@ -18,7 +19,8 @@ def test_class_only_predicted_is_not_in_the_average(tmp_path):
     (tmp_path / "lab").mkdir()
     Image.fromarray(np.zeros((2, 3, 3), np.uint8)).save(tmp_path / "img" / "a.jpg")
     Image.fromarray(gt).save(tmp_path / "lab" / "a.png")
-    classes = DatasetClasses.from_categories([{"id": i, "name": n} for i, n in enumerate(["sky", "road", "car"])])
+    names = ["sky", "road", "car"]
+    classes = DatasetClasses.from_categories([{"id": i, "name": n, "isthing": 0} for i, n in enumerate(names)])
     register_semantic_format("test_miou_convention", image_root=tmp_path / "img", sem_seg_root=tmp_path / "lab",
                              classes=classes, replace=True)
     records = DatasetCatalog.get("test_miou_convention")

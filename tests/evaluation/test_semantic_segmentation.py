@@ -5,9 +5,10 @@ from detectron2.data import DatasetCatalog
 from detectron2.evaluation import SemSegEvaluator
 from PIL import Image
 
-from gpa.data import DatasetClasses, register_semantic_format
+from gpa.data import register_semantic_format
 from gpa.evaluation import MIoUEvaluator
 from gpa.evaluation.semantic_segmentation import label_map_boundary_classes
+from gpa.vocabulary import DatasetClasses
 from tests.synthetic.predictions import evaluate_outputs, semantic_output
 
 BOUNDARY_KEYS = ("BoundaryIoU-", "min(IoU, B-Iou)-")
@@ -30,7 +31,8 @@ def dataset(tmp_path):
     (tmp_path / "lab").mkdir()
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "img" / "a.jpg")
     Image.fromarray(gt).save(tmp_path / "lab" / "a.png")
-    classes = DatasetClasses.from_categories([{"id": i, "name": n} for i, n in enumerate(["a", "b", "c", "d"])])
+    categories = [{"id": i, "name": n, "isthing": 0} for i, n in enumerate(["a", "b", "c", "d"])]
+    classes = DatasetClasses.from_categories(categories)
     register_semantic_format("test_miou_evaluator", image_root=tmp_path / "img", sem_seg_root=tmp_path / "lab",
                              classes=classes, replace=True)
     pred = gt.astype(np.int64).copy()

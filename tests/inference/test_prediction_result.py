@@ -7,8 +7,8 @@ import pytest
 import torch
 from detectron2.structures import BitMasks, Instances
 
-from gpa.data.vocabulary import Vocabulary
 from gpa.inference.result import build_result, mask_box
+from gpa.vocabulary import Vocabulary
 
 VOCAB = Vocabulary.from_strings(["cat", "dog", "sky"], [True, True, False])
 

@@ -8,9 +8,9 @@ import torch
 from detectron2.data import transforms as T
 from PIL import Image
 
-from gpa.data.vocabulary import Vocabulary
 from gpa.inference import Predictor
 from gpa.inference.result import mask_box
+from gpa.vocabulary import Vocabulary
 from tests.inference.helpers import TEST_OPTS, TINY_CONFIG, scene_image
 
 CLASSES = ["cat", "dog,puppy", "sky"]

@@ -11,10 +11,10 @@ from detectron2.structures import BitMasks, Instances
 from panopticapi.utils import rgb2id
 from PIL import Image
 
-from gpa.data.vocabulary import Vocabulary
 from gpa.inference.result import build_result
 from gpa.inference.result_files import save_outputs, segmentation_image
 from gpa.inference.visualization import draw_result, vocabulary_metadata
+from gpa.vocabulary import Vocabulary
 from tests.inference.helpers import scene_image
 
 VOCAB = Vocabulary.from_strings(["cat", "dog", "sky"], [True, True, False])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gpa.inference import make_vocabulary, parse_vocabulary_string
+from gpa.vocabulary import make_vocabulary, parse_vocabulary_string
 from tests.inference.helpers import REPO, TEST_OPTS, TINY_CONFIG, scene_image
 
 WEB_DEMO = REPO / "tools" / "web_demo.py"

@@ -9,7 +9,7 @@ from torch import nn
 
 from gpa.modeling.backbone.adapted_blocks import AdaptedConvBlock, AdaptedTokenBlock, insert_adapters
 from gpa.modeling.backbone.spatial_adapter import (
-    MODULATIONS,
+    MODULATION_REGISTRY,
     SpatialAdapter,
     residual_modulation,
     scale_shift_modulation,
@@ -122,7 +122,8 @@ def test_modulation_functions():
     gamma, beta = torch.randn(2, 3, 4, 5), torch.randn(2, 3, 4, 5)
     torch.testing.assert_close(scale_shift_modulation(x, torch.cat([gamma, beta], 1)), x + x * gamma + beta)
     torch.testing.assert_close(residual_modulation(x, gamma), x + gamma)
-    assert MODULATIONS["scale_shift"].channel_factor == 2 and MODULATIONS["residual"].channel_factor == 1
+    assert MODULATION_REGISTRY.get("scale_shift").channel_factor == 2
+    assert MODULATION_REGISTRY.get("residual").channel_factor == 1
 
 
 @pytest.mark.parametrize("kind", MIXERS)
@@ -130,7 +131,7 @@ def test_modulation_functions():
 def test_adapter_is_exactly_the_identity_at_init_and_not_after_training(kind, modulation):
     options = SpatialMixerOptions(kernel_size=3, num_heads=2)
     adapter = SpatialAdapter(12, rank=4, spatial_kind=kind, mixer_options=options, modulation=modulation)
-    assert adapter.up.out_channels == MODULATIONS[modulation].channel_factor * 12
+    assert adapter.up.out_channels == MODULATION_REGISTRY.get(modulation).channel_factor * 12
     assert not adapter.up.weight.any() and not adapter.up.bias.any()
     x = torch.randn(2, 12, 9, 11)
     assert torch.equal(adapter(x), x)

@@ -16,7 +16,7 @@ from detectron2.modeling import build_model
 from detectron2.structures import Instances
 
 import gpa  # noqa: F401
-from gpa.data.vocabulary import Vocabulary
+from gpa.vocabulary import Vocabulary
 from tests.modeling.fcclip_reference import (
     category_overlapping_mask,
     fcclip_inference,

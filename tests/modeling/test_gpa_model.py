@@ -9,7 +9,7 @@ from detectron2.modeling import build_model
 from detectron2.structures import BitMasks, Instances
 
 import gpa  # noqa: F401
-from gpa.data.vocabulary import Vocabulary
+from gpa.vocabulary import Vocabulary, merge_vocabularies, resolve_vocabulary
 
 VOCAB = Vocabulary.from_strings(["red circle,red disc", "blue square", "stripes"], [True, True, False])
 
@@ -100,6 +100,19 @@ def test_unknown_training_vocabulary_source_is_explained(tiny_cfg):
     m = build_model(tiny_cfg)
     with pytest.raises(ValueError, match="neither a registered dataset nor an existing class file"):
         m.train_vocabulary  # noqa: B018
+
+
+def test_training_vocabulary_of_several_sources_is_their_merge(tiny_cfg, tmp_path):
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("0:person,people\n1:sky\n", encoding="utf-8")
+    second.write_text("5:Person,individual\n6:road\n", encoding="utf-8")
+    tiny_cfg.MODEL.GPA.TRAIN_VOCABULARY = ""
+    tiny_cfg.DATASETS.TRAIN = (str(first), str(second))
+    m = build_model(tiny_cfg)
+    assert m.train_vocabulary == merge_vocabularies([resolve_vocabulary(str(first)), resolve_vocabulary(str(second))])
+    assert m.train_vocabulary.classes == (("person", "people", "individual"), ("sky",), ("road",))
+    # both lists' synonyms of "person" count as seen
+    assert m.seen_mask(Vocabulary.from_strings(["people", "individual", "cat"])).tolist() == [True, True, False]
 
 
 def test_checkpoint_round_trip_gives_identical_outputs(model, tiny_cfg, tmp_path):

@@ -6,7 +6,7 @@ import torch
 from detectron2.modeling import build_model
 
 import gpa  # noqa: F401
-from gpa.data.vocabulary import Vocabulary
+from gpa.vocabulary import Vocabulary
 
 VOCAB = Vocabulary.from_strings(["red circle", "blue square", "green star", "stripes"], [True, True, True, False])
 

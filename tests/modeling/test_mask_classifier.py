@@ -10,10 +10,10 @@ from detectron2.modeling import build_model
 from torch import nn
 
 import gpa  # noqa: F401
-from gpa.data.vocabulary import Vocabulary
 from gpa.modeling.heads import MASK_CLASSIFIER_REGISTRY, ContextAwareAggregation, MaskPooling
 from gpa.modeling.heads.mask_classifier import mask_classifier_name
 from gpa.modeling.ops.mask_pooling import mask_pool
+from gpa.vocabulary import Vocabulary
 from tests.modeling.test_gpa_model import _inputs
 
 

@@ -5,10 +5,10 @@ import torch.nn.functional as F
 from detectron2.config import get_cfg
 
 from gpa.config import add_gpa_config
-from gpa.data.vocabulary import Vocabulary
 from gpa.modeling.backbone import CLIPBackbone
 from gpa.modeling.text import TextClassifier, get_templates, max_over_synonyms, template_set_names
 from gpa.modeling.text.templates import check_templates
+from gpa.vocabulary import Vocabulary
 
 EMBED = 16
 

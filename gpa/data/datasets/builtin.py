@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..dataset_classes import DatasetClasses
+from gpa.vocabulary import DatasetClasses
+
 from . import class_sources as cs
 from .loaders import ImageEntry
 from .register import register_coco_panoptic_format, register_semantic_format

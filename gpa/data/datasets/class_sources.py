@@ -1,7 +1,8 @@
 """Where each benchmark's class names come from: one source per dataset.
 
 Every function returns the classes with `dataset_ids` equal to the ids the prepared annotation files use
-(semantic label values, panoptic JSON category ids), in the contiguous order of the label files.
+(semantic label values, panoptic JSON category ids), in the contiguous order of the label files, and the
+dataset's own thing/stuff split (semantic benchmarks: all stuff, said here).
 """
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gpa.files import read_json, read_text, require_fields
+from gpa.vocabulary import DatasetClasses, parse_class_string, read_class_file
 
-from ..dataset_classes import DatasetClasses
-from ..vocabulary import Vocabulary, parse_class_string, read_class_file
 from .loaders import require_path
 
 __all__ = [
+    "ADE20K_150_THING_IDS",
     "CLASS_FILES",
     "ade20k_150_classes",
+    "ade20k_150_packaged_classes",
     "cityscapes_classes",
     "class_file_classes",
     "coco_panoptic_classes",
@@ -27,6 +29,16 @@ __all__ = [
 ]
 
 CLASS_FILES = Path(__file__).resolve().parents[1] / "class_files"
+
+# The 100 ADE20K-150 classes (0-based label ids) of the ADE20K instance-segmentation challenge: the things of
+# the standard ADE20K panoptic split (Mask2Former, FC-CLIP); the other 50 are stuff.
+ADE20K_150_THING_IDS = frozenset({
+    7, 8, 10, 12, 14, 15, 18, 19, 20, 22, 23, 24, 27, 30, 31, 32, 33, 35, 36, 37,
+    38, 39, 41, 42, 43, 44, 45, 47, 49, 50, 53, 55, 56, 57, 58, 62, 64, 65, 66, 67,
+    69, 70, 71, 72, 73, 74, 75, 76, 78, 80, 81, 82, 83, 85, 86, 87, 88, 89, 90, 92,
+    93, 95, 97, 98, 102, 103, 104, 107, 108, 110, 111, 112, 115, 116, 118, 119, 120, 121, 123, 124,
+    125, 126, 127, 129, 130, 132, 133, 134, 135, 136, 137, 138, 139, 142, 143, 144, 146, 147, 148, 149,
+})
 
 
 def coco_panoptic_classes() -> DatasetClasses:
@@ -66,15 +78,25 @@ def ade20k_150_classes(dataset_dir: Path, dataset_name: str, panoptic_json: Path
     ids = [idx - 1 for idx, _ in rows]
     if ids != list(range(150)):
         raise ValueError(f"{info}: expected Idx 1..150 in order, got {len(ids)} rows starting {ids[:3]}")
-    is_thing = [False] * 150
-    if panoptic_json is not None:
-        categories = panoptic_json_classes(panoptic_json, dataset_name,
-                                           "run datasets/prepare_ade20k_panoptic.py")
-        if sorted(categories.dataset_ids) != ids:
-            raise ValueError(f"{panoptic_json}: category ids must be 0..149 (objectInfo150 Idx - 1)")
-        things = dict(zip(categories.dataset_ids, categories.vocabulary.is_thing))
-        is_thing = [things[i] for i in ids]
-    return DatasetClasses(tuple(ids), Vocabulary(tuple(n for _, n in rows), tuple(is_thing)))
+    entries = [(idx - 1, names) for idx, names in rows]
+    if panoptic_json is None:
+        return DatasetClasses.from_entries(entries).all_stuff()
+    categories = panoptic_json_classes(panoptic_json, dataset_name, "run datasets/prepare_ade20k_panoptic.py")
+    if sorted(categories.dataset_ids) != ids:
+        raise ValueError(f"{panoptic_json}: category ids must be 0..149 (objectInfo150 Idx - 1)")
+    things = dict(zip(categories.dataset_ids, categories.vocabulary.is_thing))
+    return DatasetClasses.from_entries(entries, [things[i] for i in ids])
+
+
+def ade20k_150_packaged_classes() -> DatasetClasses:
+    """ADE20K-150 from gpa/data/class_files/ade20k_150.txt (the release's objectInfo150 names, label ids 0..149),
+    things as in the standard panoptic split (ADE20K_150_THING_IDS): needs no dataset files."""
+    path = CLASS_FILES / "ade20k_150.txt"
+    entries = read_class_file(path)
+    ids = [class_id for class_id, _ in entries]
+    if ids != list(range(150)):
+        raise ValueError(f"{path} must list ids 0..149 in order, got {ids[:5]}...")
+    return DatasetClasses.from_entries(entries, [i in ADE20K_150_THING_IDS for i in ids])
 
 
 def cityscapes_classes() -> DatasetClasses:
@@ -84,10 +106,7 @@ def cityscapes_classes() -> DatasetClasses:
     used = sorted((lab for lab in labels if not lab.ignoreInEval), key=lambda lab: lab.trainId)
     if [lab.trainId for lab in used] != list(range(len(used))):
         raise ValueError("cityscapesscripts labels: evaluated trainIds are not 0..N-1")
-    return DatasetClasses(
-        tuple(lab.id for lab in used),
-        Vocabulary(tuple((lab.name,) for lab in used), tuple(bool(lab.hasInstances) for lab in used)),
-    )
+    return DatasetClasses.from_entries(((lab.id, (lab.name,)) for lab in used), [lab.hasInstances for lab in used])
 
 
 def panoptic_json_classes(panoptic_json: Path, dataset_name: str, hint: str = "") -> DatasetClasses:
@@ -98,13 +117,10 @@ def panoptic_json_classes(panoptic_json: Path, dataset_name: str, hint: str = ""
 
 
 def class_file_classes(path: Path, dataset_name: str, id_offset: int = 0, hint: str = "") -> DatasetClasses:
-    """Classes of an `id:name,...` file; `id_offset` is added to its ids (-1 for 1-based release lists)."""
+    """A semantic benchmark's classes from an `id:name,...` file, all stuff; `id_offset` is added to its ids
+    (-1 for 1-based release lists)."""
     require_path(path, dataset_name, hint, "class list")
-    entries = read_class_file(path)
-    return DatasetClasses(
-        tuple(i + id_offset for i, _ in entries),
-        Vocabulary(tuple(n for _, n in entries), (False,) * len(entries)),
-    )
+    return DatasetClasses.from_entries((i + id_offset, n) for i, n in read_class_file(path)).all_stuff()
 
 
 def pascal_voc_classes(with_background: bool) -> DatasetClasses:
@@ -112,5 +128,4 @@ def pascal_voc_classes(with_background: bool) -> DatasetClasses:
     entries: Sequence = read_class_file(CLASS_FILES / "pascal_voc.txt")
     if not with_background:
         entries = [(i - 1, n) for i, n in entries if i != 0]
-    return DatasetClasses(tuple(i for i, _ in entries),
-                          Vocabulary(tuple(n for _, n in entries), (False,) * len(entries)))
+    return DatasetClasses.from_entries(entries).all_stuff()

@@ -7,8 +7,8 @@ from typing import Any
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from ..class_metadata import ClassMetadata
-from ..dataset_classes import DatasetClasses
+from gpa.vocabulary import ClassMetadata, DatasetClasses
+
 from .class_sources import panoptic_json_classes
 from .loaders import ImageEntry, load_panoptic_json, load_semantic_folders
 

@@ -9,8 +9,8 @@ import numpy as np
 from PIL import Image
 
 from ...checkpoint.file_reading import read_restricted_pickle
+from ...vocabulary import read_class_file
 from ..datasets.loaders import require_path
-from ..vocabulary import read_class_file
 from .common import PrepareSummary, base_parser, is_done, progress, resolve_root, save_label_image
 
 __all__ = ["decode_class_mask", "main", "prepare_ade20k_full", "resize_short_side"]

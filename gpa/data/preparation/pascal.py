@@ -9,9 +9,9 @@ import numpy as np
 from scipy.io import loadmat
 from scipy.io.matlab import MatReadError
 
+from ...vocabulary import read_class_file
 from ..datasets.class_sources import CLASS_FILES
 from ..datasets.loaders import require_path
-from ..vocabulary import read_class_file
 from .common import (
     PrepareSummary,
     base_parser,

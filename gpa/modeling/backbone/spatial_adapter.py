@@ -15,11 +15,13 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from gpa.registry import NamedRegistry
+
 from .spatial_mixers import SpatialMixerOptions, build_spatial_mixer
 
 __all__ = [
     "Modulation",
-    "MODULATIONS",
+    "MODULATION_REGISTRY",
     "scale_shift_modulation",
     "residual_modulation",
     "SpatialAdapter",
@@ -44,10 +46,10 @@ class Modulation(NamedTuple):
     apply: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-MODULATIONS: dict[str, Modulation] = {
-    "scale_shift": Modulation(2, scale_shift_modulation),
-    "residual": Modulation(1, residual_modulation),
-}
+# MODEL.ADAPTER.MODULATION -> Modulation
+MODULATION_REGISTRY = NamedRegistry("MODULATION", "modulation")
+MODULATION_REGISTRY.register_as("scale_shift")(Modulation(2, scale_shift_modulation))
+MODULATION_REGISTRY.register_as("residual")(Modulation(1, residual_modulation))
 
 
 class SpatialAdapter(nn.Module):
@@ -64,18 +66,15 @@ class SpatialAdapter(nn.Module):
         super().__init__()
         if rank < 1:
             raise ValueError(f"adapter rank (MODEL.ADAPTER.RANK) must be >= 1, got {rank}")
-        if modulation not in MODULATIONS:
-            raise ValueError(
-                f"unknown modulation {modulation!r} (MODEL.ADAPTER.MODULATION); valid: {', '.join(sorted(MODULATIONS))}"
-            )
+        combine = MODULATION_REGISTRY.get_for(modulation, "MODEL.ADAPTER.MODULATION")
         self.channels = channels
         self.rank = rank
         self.modulation = modulation
-        self._combine = MODULATIONS[modulation].apply
+        self._combine = combine.apply
         self.down = nn.Conv2d(channels, rank, kernel_size=1)
         self.mixer = build_spatial_mixer(spatial_kind, rank, mixer_options or SpatialMixerOptions())
         self.act = nn.GELU()
-        self.up = nn.Conv2d(rank, MODULATIONS[modulation].channel_factor * channels, kernel_size=1)
+        self.up = nn.Conv2d(rank, combine.channel_factor * channels, kernel_size=1)
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
 

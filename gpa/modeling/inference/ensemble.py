@@ -1,6 +1,6 @@
 """Geometric ensemble of the in-vocabulary and CFA classifiers, with void handling (pure functions).
 
-Two formulas, chosen by `MODEL.GPA.ENSEMBLE_FORMULA`:
+Two formulas, members of ENSEMBLE_FORMULA_REGISTRY chosen by `MODEL.GPA.ENSEMBLE_FORMULA`:
 - "fcclip" (the default): FC-CLIP's. Void is dropped from the in-vocabulary logits before their
   softmax; p_void comes from a separate softmax that includes void. The result goes through
   FC-CLIP's log(p + 1e-8) and softmax round trip, so post-processing sees the numbers FC-CLIP's does.
@@ -10,12 +10,15 @@ Two formulas, chosen by `MODEL.GPA.ENSEMBLE_FORMULA`:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ENSEMBLE_FORMULAS", "fcclip_ensemble", "geometric_ensemble", "void_in_softmax_ensemble"]
+from gpa.registry import NamedRegistry
+
+__all__ = ["ENSEMBLE_FORMULA_REGISTRY", "fcclip_ensemble", "geometric_ensemble", "void_in_softmax_ensemble"]
+
+# MODEL.GPA.ENSEMBLE_FORMULA -> f(in_vocab_logits, cfa_logits, seen, alpha, beta, valid): probabilities [..., C+1]
+ENSEMBLE_FORMULA_REGISTRY = NamedRegistry("ENSEMBLE_FORMULA", "ensemble formula")
 
 # FC-CLIP turns the ensembled probabilities into log(p + eps) and each post-processing step takes a softmax of them.
 FCCLIP_LOG_EPS = 1e-8
@@ -41,6 +44,7 @@ def _weights(
     return weight
 
 
+@ENSEMBLE_FORMULA_REGISTRY.register_as("fcclip")
 def fcclip_ensemble(
     in_vocab_logits: torch.Tensor,
     cfa_logits: torch.Tensor,
@@ -79,6 +83,7 @@ def fcclip_ensemble(
     return torch.log(probs + FCCLIP_LOG_EPS).softmax(dim=-1)
 
 
+@ENSEMBLE_FORMULA_REGISTRY.register_as("void_in_softmax")
 def void_in_softmax_ensemble(
     in_vocab_logits: torch.Tensor,
     cfa_logits: torch.Tensor,
@@ -98,13 +103,6 @@ def void_in_softmax_ensemble(
     return torch.cat([mixed.softmax(dim=-1) * (1.0 - p_void), p_void], dim=-1)
 
 
-EnsembleFn = Callable[..., torch.Tensor]
-ENSEMBLE_FORMULAS: dict[str, EnsembleFn] = {
-    "fcclip": fcclip_ensemble,
-    "void_in_softmax": void_in_softmax_ensemble,
-}
-
-
 def geometric_ensemble(
     in_vocab_logits: torch.Tensor,
     cfa_logits: torch.Tensor,
@@ -115,8 +113,5 @@ def geometric_ensemble(
     formula: str = "fcclip",
 ) -> torch.Tensor:
     """Class probabilities [..., C+1] (last = void) by the named formula (see the module doc)."""
-    if formula not in ENSEMBLE_FORMULAS:
-        raise ValueError(
-            f"unknown ensemble formula {formula!r} (MODEL.GPA.ENSEMBLE_FORMULA); valid: {sorted(ENSEMBLE_FORMULAS)}"
-        )
-    return ENSEMBLE_FORMULAS[formula](in_vocab_logits, cfa_logits, seen, alpha, beta, valid)
+    ensemble = ENSEMBLE_FORMULA_REGISTRY.get_for(formula, "MODEL.GPA.ENSEMBLE_FORMULA")
+    return ensemble(in_vocab_logits, cfa_logits, seen, alpha, beta, valid)

@@ -1,3 +1,3 @@
-from .gpa import GPA, resolve_vocabulary
+from .gpa import GPA
 
-__all__ = ["GPA", "resolve_vocabulary"]
+__all__ = ["GPA"]

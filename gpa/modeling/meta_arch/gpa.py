@@ -10,26 +10,23 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from detectron2.config import CfgNode, configurable
-from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.modeling import META_ARCH_REGISTRY, SEM_SEG_HEADS_REGISTRY, build_backbone
 from detectron2.modeling.postprocessing import sem_seg_postprocess
 from detectron2.structures import ImageList
 from torch import nn
 
-from gpa.data.vocabulary import Vocabulary, read_class_file
 from gpa.modeling.backbone.encoders import DENSE_FEATURE
 from gpa.modeling.backbone.spatial_adapter import SpatialAdapter
 from gpa.modeling.criterion import SetCriterion
 from gpa.modeling.heads import build_mask_classifier
 from gpa.modeling.heads.matched_cross_entropy import matched_cross_entropy
 from gpa.modeling.heads.open_vocab_logits import open_vocab_logits
-from gpa.modeling.inference.ensemble import ENSEMBLE_FORMULAS, geometric_ensemble
+from gpa.modeling.inference.ensemble import ENSEMBLE_FORMULA_REGISTRY, geometric_ensemble
 from gpa.modeling.inference.mask_upsampling import DEFAULT_CHUNK_PIXELS, QueryMasks
 from gpa.modeling.inference.postprocess import (
     INSTANCE_SELECTIONS,
@@ -38,8 +35,9 @@ from gpa.modeling.inference.postprocess import (
     semantic_inference,
 )
 from gpa.modeling.text.text_classifier import TextClassifier
+from gpa.vocabulary import Vocabulary, merge_vocabularies, resolve_vocabulary
 
-__all__ = ["GPA", "INFERENCE_AMP_DTYPES", "resolve_vocabulary"]
+__all__ = ["GPA", "INFERENCE_AMP_DTYPES"]
 
 INFERENCE_AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}  # TEST.AMP.DTYPE
 
@@ -53,21 +51,6 @@ def _without_autocast(method: Callable) -> Callable:
             return method(self, *args, **kwargs)
 
     return wrapper
-
-
-def resolve_vocabulary(source: str) -> Vocabulary:
-    """A vocabulary from a registered dataset's metadata or from an `id:name,...` class file."""
-    if source in DatasetCatalog.list():
-        metadata = MetadataCatalog.get(source)
-        if not hasattr(metadata, "vocabulary"):
-            raise ValueError(f"dataset {source!r} has no 'vocabulary' in its metadata; register it with gpa.data")
-        return metadata.vocabulary
-    if Path(source).is_file():
-        return Vocabulary.from_strings(",".join(synonyms) for _, synonyms in read_class_file(source))
-    raise ValueError(
-        f"vocabulary source {source!r} is neither a registered dataset nor an existing class file; "
-        "give a dataset name (see datasets/README.md) or a path to an `id:name,synonym,...` file"
-    )
 
 
 @META_ARCH_REGISTRY.register()
@@ -121,10 +104,9 @@ class GPA(nn.Module):
         self.out_vocab_logit_scale_max = out_vocab_logit_scale_max
         self.cfa_loss_weight = cfa_loss_weight
         self.ensemble_alpha, self.ensemble_beta = ensemble_alpha, ensemble_beta
-        if ensemble_formula not in ENSEMBLE_FORMULAS:
-            raise ValueError(
-                f"MODEL.GPA.ENSEMBLE_FORMULA is {ensemble_formula!r}; valid: {', '.join(sorted(ENSEMBLE_FORMULAS))}"
-            )
+        if ensemble_formula not in ENSEMBLE_FORMULA_REGISTRY:
+            valid = ", ".join(ENSEMBLE_FORMULA_REGISTRY.names())
+            raise ValueError(f"MODEL.GPA.ENSEMBLE_FORMULA is {ensemble_formula!r}; valid: {valid}")
         if instance_selection not in INSTANCE_SELECTIONS:
             raise ValueError(
                 f"MODEL.MASK_FORMER.TEST.INSTANCE_SELECTION is {instance_selection!r}; "
@@ -230,13 +212,14 @@ class GPA(nn.Module):
                 vocabulary = x["vocabulary"]
                 if not isinstance(vocabulary, Vocabulary):
                     raise TypeError(
-                        f"input 'vocabulary' must be a gpa.data.Vocabulary, got {type(vocabulary).__name__}"
+                        f"input 'vocabulary' must be a gpa.vocabulary.Vocabulary, got {type(vocabulary).__name__}"
                     )
             elif "dataset_name" in x:
                 vocabulary = resolve_vocabulary(x["dataset_name"])
             else:
                 raise KeyError(
-                    "each input needs 'vocabulary' (a gpa.data.Vocabulary) or 'dataset_name' (a registered dataset)"
+                    "each input needs 'vocabulary' (a gpa.vocabulary.Vocabulary) or 'dataset_name' (a registered "
+                    "dataset)"
                 )
             vocabularies.append(vocabulary)
         if any(v != vocabularies[0] for v in vocabularies[1:]):
@@ -252,15 +235,7 @@ class GPA(nn.Module):
                     "the training vocabulary is unknown: set MODEL.GPA.TRAIN_VOCABULARY (a dataset name or a "
                     "class file) or DATASETS.TRAIN, or assign model.train_vocabulary"
                 )
-            vocabularies = [resolve_vocabulary(s) for s in self.train_vocabulary_sources]
-            merged = {
-                synonyms[0].lower(): (synonyms, thing)
-                for v in vocabularies
-                for synonyms, thing in zip(v.classes, v.is_thing)
-            }
-            self._train_vocabulary = Vocabulary(
-                tuple(s for s, _ in merged.values()), tuple(t for _, t in merged.values())
-            )
+            self._train_vocabulary = merge_vocabularies([resolve_vocabulary(s) for s in self.train_vocabulary_sources])
         return self._train_vocabulary
 
     @train_vocabulary.setter

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from detectron2.config import configurable
 from torch import nn
 
-from gpa.data.vocabulary import Vocabulary
+from gpa.vocabulary import Vocabulary
 
 from .templates import check_templates, get_templates
 

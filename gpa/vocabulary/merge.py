@@ -1,4 +1,5 @@
-"""The union of several vocabularies, with classes that name the same thing merged.
+"""The union of several vocabularies, with classes that name the same thing merged: gpa's one merge rule,
+used for the builtin "large" vocabulary and for the training vocabulary of several training datasets.
 
 Rule (deterministic, order-dependent by design):
 1. Sources are taken in order; within a source, a class is first matched to an existing merged class with
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from gpa.data.vocabulary import Vocabulary
+from .vocabulary import Vocabulary
 
 __all__ = ["merge_vocabularies"]
 

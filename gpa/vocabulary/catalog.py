@@ -1,4 +1,5 @@
-"""detectron2 metadata whose class fields are read from the class source on first use.
+"""Vocabularies in detectron2's catalog: a dataset's class metadata, its class-file override, and the
+vocabulary a dataset name or a class file stands for.
 
 Registering a builtin dataset must not touch the disk, yet some datasets name their classes in files
 of the dataset itself (ADE20K's objectInfo150.txt, a panoptic JSON's categories). `ClassMetadata` keeps
@@ -10,11 +11,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.catalog import Metadata
 
 from .dataset_classes import DatasetClasses
+from .vocabulary import Vocabulary, read_class_file
 
-__all__ = ["CLASS_FIELDS", "ClassMetadata"]
+__all__ = [
+    "CLASS_FIELDS",
+    "ClassMetadata",
+    "apply_class_file_overrides",
+    "parse_class_file_override",
+    "resolve_vocabulary",
+]
 
 CLASS_FIELDS = (
     "vocabulary",
@@ -73,3 +82,50 @@ class ClassMetadata(Metadata):
     def as_dict(self) -> dict[str, Any]:
         self.classes()
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+
+def parse_class_file_override(entry: str) -> tuple[str, Path]:
+    """Split a DATASETS.CLASS_FILE_OVERRIDES entry "dataset_name=path/to/classes.txt"."""
+    name, sep, path = entry.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise ValueError(
+            f"DATASETS.CLASS_FILE_OVERRIDES entry {entry!r} must read 'dataset_name=path/to/classes.txt'"
+        )
+    return name.strip(), Path(path.strip())
+
+
+def apply_class_file_overrides(cfg) -> None:
+    """Apply every DATASETS.CLASS_FILE_OVERRIDES entry; call once after the config is loaded.
+
+    The file's ids must be exactly the dataset's ids (checked now); names and synonyms replace the
+    dataset's own, the class order and the thing/stuff split stay.
+    """
+    for entry in cfg.DATASETS.CLASS_FILE_OVERRIDES:
+        name, path = parse_class_file_override(entry)
+        if name not in DatasetCatalog.list():
+            known = sorted(n for n in DatasetCatalog.list() if n.startswith("gpa_"))
+            raise KeyError(f"DATASETS.CLASS_FILE_OVERRIDES names dataset '{name}', which is not registered; "
+                           f"registered gpa datasets: {known}")
+        metadata = MetadataCatalog.get(name)
+        if not isinstance(metadata, ClassMetadata):
+            raise TypeError(f"dataset '{name}' was not registered through gpa's register functions, so its "
+                            "classes cannot be overridden; register it with gpa.data.register_*_format")
+        metadata.set_class_file(path)
+
+
+def resolve_vocabulary(source: str) -> Vocabulary:
+    """A vocabulary from a registered dataset's metadata or from an `id:name,...` class file.
+
+    A class file gives names only, so its classes are things (Vocabulary's default).
+    """
+    if source in DatasetCatalog.list():
+        metadata = MetadataCatalog.get(source)
+        if not hasattr(metadata, "vocabulary"):
+            raise ValueError(f"dataset {source!r} has no 'vocabulary' in its metadata; register it with gpa.data")
+        return metadata.vocabulary
+    if Path(source).is_file():
+        return Vocabulary.from_synonyms(synonyms for _, synonyms in read_class_file(source))
+    raise ValueError(
+        f"vocabulary source {source!r} is neither a registered dataset nor an existing class file; "
+        "give a dataset name (see datasets/README.md) or a path to an `id:name,synonym,...` file"
+    )

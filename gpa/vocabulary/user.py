@@ -3,14 +3,15 @@
 Python: a list of classes, each "name" or "name,synonym,..." (["car,automobile", "person"]).
 Command line: one string, classes separated by ";" and synonyms by "," ("car,automobile;person").
 User classes are things (one segment per object in panoptic results) unless named in `stuff`
-(one segment per class, e.g. "sky", "road"). A name may belong to one class only.
+(one segment per class, e.g. "sky", "road"): Vocabulary's one default. Every name, synonyms too, may
+belong to one class only (benchmark lists may repeat a synonym; a user's list may not).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from gpa.data.vocabulary import Vocabulary, parse_class_string, read_class_file
+from .vocabulary import Vocabulary, parse_class_string, read_class_file
 
 __all__ = ["make_vocabulary", "parse_vocabulary_string", "read_vocabulary_file"]
 
@@ -58,7 +59,7 @@ def make_vocabulary(classes: Sequence[str], stuff: Iterable[str] = ()) -> Vocabu
     if isinstance(classes, str):
         raise TypeError(
             f"the vocabulary must be a list of class names ({EXAMPLE}), not the string {classes!r}; "
-            "a string names a builtin vocabulary (see gpa.inference.BUILTIN_VOCABULARIES)"
+            "a string names a builtin vocabulary (see gpa.data.BUILTIN_VOCABULARIES)"
         )
     classes = list(classes)
     if not classes:
@@ -80,4 +81,4 @@ def make_vocabulary(classes: Sequence[str], stuff: Iterable[str] = ()) -> Vocabu
                 f"{[synonyms[0] for synonyms in parsed]} (name a class by its first name)"
             )
         stuff_indices.add(display[name.strip().lower()])
-    return Vocabulary(parsed, tuple(index not in stuff_indices for index in range(len(parsed))))
+    return Vocabulary.from_synonyms(parsed, [index not in stuff_indices for index in range(len(parsed))])

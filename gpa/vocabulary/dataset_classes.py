@@ -34,28 +34,31 @@ class DatasetClasses:
         return len(self.dataset_ids)
 
     @classmethod
-    def from_categories(cls, categories: Iterable[Mapping[str, Any]], where: str = "categories") -> DatasetClasses:
-        """From COCO-style category dicts ("id", "name" as "name,syn,...", optional "isthing"), order kept."""
-        ids, names, things = [], [], []
-        for index, category in enumerate(categories):
-            missing = [k for k in ("id", "name") if k not in category]
-            if missing:
-                raise ValueError(f"{where}: category {index} lacks {missing}; each needs 'id' and 'name'")
-            ids.append(int(category["id"]))
-            names.append(parse_class_string(str(category["name"]), f"{where}: category {category['id']}"))
-            things.append(bool(category.get("isthing", 0)))
-        if not ids:
-            raise ValueError(f"{where}: no categories")
-        return cls(tuple(ids), Vocabulary(tuple(names), tuple(things)))
+    def from_entries(
+        cls, entries: Iterable[tuple[int, Sequence[str]]], is_thing: Sequence[bool] | None = None
+    ) -> DatasetClasses:
+        """From (dataset id, names) pairs in contiguous order; things unless `is_thing` (Vocabulary's default)."""
+        entries = list(entries)
+        return cls(tuple(i for i, _ in entries), Vocabulary.from_synonyms((n for _, n in entries), is_thing))
 
     @classmethod
-    def from_class_file(cls, path: str | Path, is_thing: Sequence[bool] | None = None) -> DatasetClasses:
-        """From an `id:name,syn,...` file; file order is the contiguous order; all stuff unless `is_thing`."""
-        entries = read_class_file(path)
-        things = tuple(bool(t) for t in is_thing) if is_thing is not None else (False,) * len(entries)
-        if len(things) != len(entries):
-            raise ValueError(f"class file {path}: {len(entries)} classes but {len(things)} is_thing flags")
-        return cls(tuple(i for i, _ in entries), Vocabulary(tuple(n for _, n in entries), things))
+    def from_categories(cls, categories: Iterable[Mapping[str, Any]], where: str = "categories") -> DatasetClasses:
+        """From COCO-style category dicts ("id", "name" as "name,syn,...", "isthing" 0 or 1), order kept.
+
+        "isthing" is the category's own thing/stuff flag and must be given (COCO's panoptic format has it).
+        """
+        entries, things = [], []
+        for index, category in enumerate(categories):
+            missing = [k for k in ("id", "name", "isthing") if k not in category]
+            if missing:
+                raise ValueError(f"{where}: category {index} lacks {missing}; each needs 'id', 'name' and 'isthing' "
+                                 "(1 for a thing, 0 for stuff), as in COCO's panoptic format")
+            names = parse_class_string(str(category["name"]), f"{where}: category {category['id']}")
+            entries.append((int(category["id"]), names))
+            things.append(bool(category["isthing"]))
+        if not entries:
+            raise ValueError(f"{where}: no categories")
+        return cls.from_entries(entries, things)
 
     def with_names_from(self, path: str | Path) -> DatasetClasses:
         """Replace names and synonyms by those of a class file whose ids are exactly this dataset's ids.
@@ -76,7 +79,7 @@ class DatasetClasses:
 
     def all_stuff(self) -> DatasetClasses:
         """The same classes with no thing class (semantic benchmarks have no instances)."""
-        return DatasetClasses(self.dataset_ids, Vocabulary(self.vocabulary.classes, (False,) * len(self)))
+        return DatasetClasses(self.dataset_ids, self.vocabulary.all_stuff())
 
     def metadata_fields(self) -> dict[str, Any]:
         """detectron2 metadata of these classes, in Mask2Former's convention.

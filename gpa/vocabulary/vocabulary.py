@@ -1,7 +1,8 @@
-"""Vocabularies: the class names (with synonyms) a model classifies against.
+"""The Vocabulary: an ordered list of classes, each its names (display name first) and a thing/stuff flag.
 
 A class is written "name,synonym,synonym"; the first name is the display name. A class
 file has one `id:name,syn,...` line per class (blank lines and `#` comments allowed).
+The rules every vocabulary follows are in the package doc (gpa/vocabulary/__init__.py).
 """
 from __future__ import annotations
 
@@ -75,11 +76,20 @@ class Vocabulary:
             first_seen[name] = index
 
     @classmethod
+    def from_synonyms(
+        cls, classes: Iterable[Sequence[str]], is_thing: Sequence[bool] | None = None
+    ) -> Vocabulary:
+        """Build from each class's names; the one thing/stuff default: classes are things unless `is_thing`
+        (the source's own split) says otherwise. A source with no instances passes all False (`all_stuff`)."""
+        parsed = tuple(tuple(synonyms) for synonyms in classes)
+        if is_thing is None:
+            return cls(parsed, (True,) * len(parsed))
+        return cls(parsed, tuple(bool(t) for t in is_thing))
+
+    @classmethod
     def from_strings(cls, classes: Iterable[str], is_thing: Sequence[bool] | None = None) -> Vocabulary:
-        """Build from "name,syn" strings; classes are things unless `is_thing` says otherwise."""
-        parsed = tuple(parse_class_string(c) for c in classes)
-        thing = tuple(bool(t) for t in is_thing) if is_thing is not None else (True,) * len(parsed)
-        return cls(parsed, thing)
+        """Build from "name,syn" strings, with the default of `from_synonyms`."""
+        return cls.from_synonyms((parse_class_string(c) for c in classes), is_thing)
 
     @property
     def names(self) -> list[str]:
@@ -93,6 +103,10 @@ class Vocabulary:
 
     def __len__(self) -> int:
         return len(self.classes)
+
+    def all_stuff(self) -> Vocabulary:
+        """The same classes, none a thing (a semantic benchmark's classes: it has no instances)."""
+        return Vocabulary(self.classes, (False,) * len(self))
 
     def seen_mask(self, train: Vocabulary) -> list[bool]:
         """For each class, whether any of its synonyms names a class of `train` (case-insensitive)."""
