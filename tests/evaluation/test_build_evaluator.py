@@ -4,12 +4,12 @@ import json
 import pytest
 import torch
 from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.evaluation import SemSegEvaluator
 
 from gpa.data import register_coco_panoptic_format, register_semantic_format
 from gpa.evaluation import (
     EVALUATOR_REGISTRY,
     InstanceAPEvaluator,
+    MIoUEvaluator,
     PanopticQualityEvaluator,
     build_evaluator,
 )
@@ -38,17 +38,17 @@ def _kinds(evaluator):
 
 def test_tasks_follow_the_switches(toy, eval_cfg):
     assert _kinds(build_evaluator(eval_cfg, "test_build_toy")) == [
-        PanopticQualityEvaluator, SemSegEvaluator, InstanceAPEvaluator]
+        PanopticQualityEvaluator, MIoUEvaluator, InstanceAPEvaluator]
     eval_cfg.MODEL.MASK_FORMER.TEST.PANOPTIC_ON = False
     eval_cfg.MODEL.MASK_FORMER.TEST.INSTANCE_ON = False
-    assert _kinds(build_evaluator(eval_cfg, "test_build_toy")) == [SemSegEvaluator]
+    assert _kinds(build_evaluator(eval_cfg, "test_build_toy")) == [MIoUEvaluator]
 
 
 def test_semantic_benchmark_leaves_out_other_tasks_and_fails_when_none_left(toy, eval_cfg):
     register_semantic_format("test_build_semantic", image_root=toy["image_root"], sem_seg_root=toy["sem_seg_root"],
                              classes=MetadataCatalog.get("test_build_toy").classes().all_stuff(), replace=True)
     assert set(EVALUATOR_REGISTRY.get("sem_seg")) == {"semantic"}
-    assert _kinds(build_evaluator(eval_cfg, "test_build_semantic")) == [SemSegEvaluator]
+    assert _kinds(build_evaluator(eval_cfg, "test_build_semantic")) == [MIoUEvaluator]
     eval_cfg.MODEL.MASK_FORMER.TEST.SEMANTIC_ON = False
     with pytest.raises(ValueError, match="SEMANTIC_ON"):
         build_evaluator(eval_cfg, "test_build_semantic")
