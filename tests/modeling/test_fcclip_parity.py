@@ -231,7 +231,8 @@ def test_state_dict_has_fcclip_key_names(tiny_model_cfg):
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("MODEL.GPA.ENSEMBLE_FORMULA", "odise", "ENSEMBLE_FORMULA is 'odise'; valid: fcclip, void_in_softmax"),
+        ("MODEL.GPA.ENSEMBLE_FORMULA", "odise",
+         r"unknown ensemble formula 'odise' \(MODEL.GPA.ENSEMBLE_FORMULA\); valid: fcclip, void_in_softmax"),
         ("MODEL.MASK_FORMER.TEST.INSTANCE_SELECTION", "things", "INSTANCE_SELECTION is 'things'; valid: all_classes"),
     ],
 )

@@ -104,9 +104,7 @@ class GPA(nn.Module):
         self.out_vocab_logit_scale_max = out_vocab_logit_scale_max
         self.cfa_loss_weight = cfa_loss_weight
         self.ensemble_alpha, self.ensemble_beta = ensemble_alpha, ensemble_beta
-        if ensemble_formula not in ENSEMBLE_FORMULA_REGISTRY:
-            valid = ", ".join(ENSEMBLE_FORMULA_REGISTRY.names())
-            raise ValueError(f"MODEL.GPA.ENSEMBLE_FORMULA is {ensemble_formula!r}; valid: {valid}")
+        ENSEMBLE_FORMULA_REGISTRY.get_for(ensemble_formula, "MODEL.GPA.ENSEMBLE_FORMULA")  # unknown: fail when built
         if instance_selection not in INSTANCE_SELECTIONS:
             raise ValueError(
                 f"MODEL.MASK_FORMER.TEST.INSTANCE_SELECTION is {instance_selection!r}; "
