@@ -38,7 +38,9 @@ def add_gpa_config(cfg: CN) -> None:
     cfg.MODEL.CLIP.CHECKPOINT_STAGES = ()
     cfg.MODEL.CLIP.CHECKPOINT_GROUP_SIZE = 1  # larger keeps fewer group inputs but recomputes more blocks at once
     # "full": recompute everything in a group; "selective": keep the outputs of width-narrowing matrix products
-    # (each MLP's output layer), so backward recomputes about half as much for one more map per block
+    # (each MLP's output layer), so backward recomputes about half as much for one more map per block;
+    # "minimal" (frozen ConvNeXt blocks, group size 1): keep each block's input, recompute only what its input
+    # gradient needs (no MLP output layer), for "full"'s memory
     cfg.MODEL.CLIP.CHECKPOINT_MODE = "full"
 
     # ---------------------------------------------------------------- spatial adaptation module

@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """Time and peak memory of the CLIP image encoder alone, with and without activation checkpointing.
 
-  python tools/benchmark_encoder_checkpointing.py ckpt      (one variant per process: sac, ckpt, plain, frozen)
+  python tools/benchmark_encoder_checkpointing.py ckpt      (one variant per process: min, sac, ckpt, plain, frozen)
 
 Variants: "frozen" (no adapters, forward without gradients: the frozen baseline's encoder), "plain"
 (adapters, no checkpointing), "ckpt" (adapters, MODEL.CLIP.CHECKPOINT_MODE full on every stage), "sac"
-(adapters, CHECKPOINT_MODE selective on every stage). One forward and backward (loss = the mean of every
-output) of a random-init model on a random image; prints the times and the process's peak resident set.
+(adapters, CHECKPOINT_MODE selective on every stage), "min" (adapters, CHECKPOINT_MODE minimal on every
+stage). One forward and backward (loss = the mean of every output) of a random-init model on a random image;
+prints the times and the process's peak resident set.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ VARIANTS = {
     "plain": dict(),
     "ckpt": dict(checkpoint_stages=(0, 1, 2, 3), checkpoint_mode="full"),
     "sac": dict(checkpoint_stages=(0, 1, 2, 3), checkpoint_mode="selective"),
+    "min": dict(checkpoint_stages=(0, 1, 2, 3), checkpoint_mode="minimal"),
 }
 
 

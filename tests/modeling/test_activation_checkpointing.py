@@ -50,8 +50,11 @@ def gradients(backbone: CLIPBackbone, images: torch.Tensor) -> tuple[dict, dict[
     return {k: v.detach() for k, v in outputs.items()}, grads
 
 
-@pytest.mark.parametrize("kind", TINY)
-@pytest.mark.parametrize(("group_size", "mode"), [(1, "full"), (2, "full"), (1, "selective")])
+@pytest.mark.parametrize(
+    ("kind", "group_size", "mode"),
+    [(kind, *variant) for kind in TINY for variant in [(1, "full"), (2, "full"), (1, "selective")]]
+    + [("convnext", 1, "minimal")],
+)
 def test_checkpointed_encoder_gives_the_plain_gradients(kind, group_size, mode):
     images = torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(0))
     plain_out, plain = gradients(build(kind), images)
@@ -77,10 +80,11 @@ def saved_bytes(backbone: CLIPBackbone, images: torch.Tensor) -> int:
     return sum(seen.values())
 
 
-def test_checkpointing_keeps_fewer_activations():
+@pytest.mark.parametrize("mode", ["full", "minimal"])
+def test_checkpointing_keeps_fewer_activations(mode):
     images = torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
     plain = saved_bytes(build("convnext"), images)
-    checkpointed = saved_bytes(build("convnext", (0, 1, 2, 3)), images)
+    checkpointed = saved_bytes(build("convnext", (0, 1, 2, 3), mode=mode), images)
     # a ConvNeXt block keeps several maps of its width (and 4x width in its MLP); a group keeps its input
     assert checkpointed < plain / 3
     with torch.no_grad():  # nothing is kept without gradients, checkpointed or not
@@ -129,5 +133,15 @@ def test_config_keys_build_a_checkpointed_backbone_and_bad_values_fail():
         build("convnext", (0,), group_size=0)
     with pytest.raises(ValueError, match="MODEL.CLIP.CHECKPOINT_STAGES lists a stage twice"):
         build("convnext", (0, 0))
-    with pytest.raises(ValueError, match="MODEL.CLIP.CHECKPOINT_MODE is 'some'; valid: full, selective"):
+    with pytest.raises(ValueError, match="MODEL.CLIP.CHECKPOINT_MODE is 'some'; valid: full, selective, minimal"):
         build("convnext", (0,), mode="some")
+    with pytest.raises(ValueError, match="GROUP_SIZE is 2, but MODEL.CLIP.CHECKPOINT_MODE minimal recomputes one"):
+        build("convnext", (0,), group_size=2, mode="minimal")
+    with pytest.raises(ValueError, match="CHECKPOINT_MODE minimal runs frozen timm ConvNeXt blocks; this is a ViT"):
+        build("vit", (0,), mode="minimal")
+    with pytest.raises(ValueError, match="minimal computes only input gradients of frozen blocks, but MODEL.CLIP.FREE"):
+        CLIPBackbone("gpa_tiny_convnext", freeze_encoder=False, checkpoint_stages=(0,), checkpoint_mode="minimal")
+    backbone = build("convnext", (1,), mode="minimal")  # blocks made trainable later fail when run
+    backbone.clip_model.visual.trunk.stages[1].blocks[0].block.requires_grad_(True)
+    with pytest.raises(ValueError, match=r"but trunk.stages.1.blocks.0 has trainable parameters \(MODEL.CLIP.FREEZE"):
+        backbone(torch.randn(1, 3, 64, 64))

@@ -12,6 +12,8 @@ Modes (MODEL.CLIP.CHECKPOINT_MODE):
 - "selective": the outputs of matrix products that narrow the width (an MLP's output layer, C wide,
   after its 4C-wide hidden layer) are kept from the forward pass, so backward recomputes each block only
   up to its MLP's hidden layer: about half of the recomputation, for one more C-wide map per block.
+- "minimal": frozen timm ConvNeXt blocks only; each block keeps its input and its backward recomputes only
+  what the input gradient needs (frozen_convnext_blocks.py). One block at a time, so the group size is 1.
 """
 from __future__ import annotations
 
@@ -24,9 +26,10 @@ from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selectiv
 
 from .stage_indices import check_stage_indices
 
-__all__ = ["CHECKPOINT_MODES", "check_checkpoint_options", "keep_narrowing_products", "run_blocks"]
+__all__ = ["CHECKPOINT_MODES", "MINIMAL", "check_checkpoint_options", "keep_narrowing_products", "run_blocks"]
 
-CHECKPOINT_MODES = ("full", "selective")
+CHECKPOINT_MODES = ("full", "selective", "minimal")
+MINIMAL = "minimal"
 _MATRIX_PRODUCTS = (torch.ops.aten.mm.default, torch.ops.aten.addmm.default)
 
 BlockCall = Callable[[nn.Module, torch.Tensor], torch.Tensor]
@@ -47,6 +50,11 @@ def check_checkpoint_options(stages: Sequence[int], group_size: int, num_stages:
         raise ValueError(f"MODEL.CLIP.CHECKPOINT_MODE is {mode!r}; valid: {', '.join(CHECKPOINT_MODES)}")
     if group_size < 1:
         raise ValueError(f"MODEL.CLIP.CHECKPOINT_GROUP_SIZE must be >= 1 (blocks per group), got {group_size}")
+    if mode == MINIMAL and group_size != 1:
+        raise ValueError(
+            f"MODEL.CLIP.CHECKPOINT_GROUP_SIZE is {group_size}, but MODEL.CLIP.CHECKPOINT_MODE minimal recomputes one "
+            "block at a time; set the group size to 1"
+        )
     check_stage_indices(stages, num_stages, "MODEL.CLIP.CHECKPOINT_STAGES", "; () turns checkpointing off")
 
 
@@ -72,8 +80,10 @@ def run_blocks(
     With `group_size` (>= 1), every `group_size` consecutive blocks run under non-reentrant activation
     checkpointing when autograd will need their activations (gradients enabled and the input or a
     parameter of the group requires grad); otherwise, and with `group_size` None, they run plainly.
-    `mode` is "full" or "selective" (see the module doc).
+    `mode` is "full" or "selective" (see the module doc); "minimal" has its own runner.
     """
+    if mode == MINIMAL:
+        raise ValueError("run_blocks runs the full and selective modes; minimal runs in run_frozen_convnext_blocks")
     blocks = list(blocks)
     if group_size is None or not torch.is_grad_enabled():
         return _call_blocks(call, x, blocks)

@@ -17,6 +17,7 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 from torch import nn
 
+from .activation_checkpointing import MINIMAL
 from .adapted_blocks import insert_adapters
 from .clip_model_loading import create_clip_model
 from .encoders import DENSE_FEATURE, FEATURE_NAMES, EncoderOptions, build_encoder
@@ -67,9 +68,15 @@ class CLIPBackbone(Backbone):
             checkpoint_stages: stages whose blocks (with their adapters) run under activation checkpointing
                 in training: only every group's input is kept and the group is recomputed in backward.
             checkpoint_group_size: consecutive blocks per checkpointed group.
-            checkpoint_mode: "full" (recompute everything) or "selective" (keep the MLPs' outputs).
+            checkpoint_mode: "full" (recompute everything), "selective" (keep the MLPs' outputs) or "minimal"
+                (frozen ConvNeXt blocks: recompute only what their input gradients need).
         """
         super().__init__()
+        if checkpoint_mode == MINIMAL and checkpoint_stages and not freeze_encoder:
+            raise ValueError(
+                "MODEL.CLIP.CHECKPOINT_MODE minimal computes only input gradients of frozen blocks, but "
+                "MODEL.CLIP.FREEZE_ENCODER is False; use CHECKPOINT_MODE full or selective to fine-tune the encoder"
+            )
         register_model_configs(model_config_files)
         self.model_name = model_name
         self.freeze_encoder = freeze_encoder

@@ -25,8 +25,9 @@ from torch import nn
 
 from gpa.registry import NamedRegistry
 
-from .activation_checkpointing import check_checkpoint_options, run_blocks
+from .activation_checkpointing import MINIMAL, check_checkpoint_options, run_blocks
 from .adapted_blocks import AdaptedBlock, AdaptedConvBlock, AdaptedTokenBlock
+from .frozen_convnext_blocks import check_minimal_block, run_frozen_convnext_blocks
 from .spatial_adapter import SpatialAdapter
 
 __all__ = [
@@ -58,7 +59,7 @@ class EncoderOptions:
     vit_pyramid_scales: tuple[float, ...] = (4.0, 2.0, 1.0, 0.5)  # ViT: resize of the patch map for res2..res5
     checkpoint_stages: tuple[int, ...] = ()  # stages whose blocks run under activation checkpointing
     checkpoint_group_size: int = 1  # consecutive blocks recomputed together
-    checkpoint_mode: str = "full"  # "full" or "selective" (see activation_checkpointing.py)
+    checkpoint_mode: str = "full"  # "full", "selective" or "minimal" (see activation_checkpointing.py)
 
     def checkpoint_group(self, stage: int) -> int | None:
         """Blocks per checkpointed group in `stage`, or None when the stage is not checkpointed."""
@@ -122,6 +123,10 @@ class ConvNeXtEncoder(CLIPEncoder):
         check_checkpoint_options(
             options.checkpoint_stages, options.checkpoint_group_size, len(trunk.stages), options.checkpoint_mode
         )
+        if options.checkpoint_mode == MINIMAL:
+            for stage in options.checkpoint_stages:
+                for index, block in enumerate(trunk.stages[stage].blocks):
+                    check_minimal_block(block, f"trunk.stages.{stage}.blocks.{index}")
         self.visual = visual
         self.trunk = trunk
         self.options = options
@@ -147,7 +152,9 @@ class ConvNeXtEncoder(CLIPEncoder):
             group = self.options.checkpoint_group(index)
             if group is None:
                 x = stage(x)
-            else:  # timm's ConvNeXtStage.forward (downsample, blocks) with the blocks checkpointed
+            elif self.options.checkpoint_mode == MINIMAL:  # timm's ConvNeXtStage.forward: downsample, blocks
+                x = run_frozen_convnext_blocks(stage.blocks, stage.downsample(x), f"trunk.stages.{index}.blocks")
+            else:
                 x = run_blocks(stage.blocks, stage.downsample(x), group, mode=self.options.checkpoint_mode)
             features[name] = x
         features[DENSE_FEATURE] = self.trunk.norm_pre(x)
@@ -243,6 +250,11 @@ class ViTEncoder(CLIPEncoder):
         check_checkpoint_options(
             options.checkpoint_stages, options.checkpoint_group_size, 1, options.checkpoint_mode
         )
+        if options.checkpoint_mode == MINIMAL and options.checkpoint_stages:
+            raise ValueError(
+                "MODEL.CLIP.CHECKPOINT_MODE minimal runs frozen timm ConvNeXt blocks; this is a ViT tower: "
+                "use full or selective"
+            )
         self.visual = visual
         self.options = options
         self.patch_size = patch_h
