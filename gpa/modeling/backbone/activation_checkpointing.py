@@ -28,8 +28,8 @@ from .stage_indices import check_stage_indices
 
 __all__ = ["CHECKPOINT_MODES", "MINIMAL", "check_checkpoint_options", "keep_narrowing_products", "run_blocks"]
 
-CHECKPOINT_MODES = ("full", "selective", "minimal")
 MINIMAL = "minimal"
+CHECKPOINT_MODES = ("full", "selective", MINIMAL)
 _MATRIX_PRODUCTS = (torch.ops.aten.mm.default, torch.ops.aten.addmm.default)
 
 BlockCall = Callable[[nn.Module, torch.Tensor], torch.Tensor]

@@ -90,7 +90,7 @@ def _check_runnable(block: nn.Module, where: str) -> None:
 
 class _AdapterThenFrozenBlock(torch.autograd.Function):
     """y = block(adapter(y_prev)) (adapter optional); keeps y_prev only. Inputs after `block` are the
-    adapter's trainable parameters, so that their gradients flow through this node."""
+    adapter's trainable parameters (`_trainable_parameters`), so that their gradients flow through this node."""
 
     @staticmethod
     def forward(ctx, y_prev: torch.Tensor, adapter: nn.Module | None, block: nn.Module, *params: torch.Tensor):
@@ -105,7 +105,7 @@ class _AdapterThenFrozenBlock(torch.autograd.Function):
     def backward(ctx, grad_y: torch.Tensor):
         (y_prev,) = ctx.saved_tensors
         adapter, block = ctx.adapter, ctx.block
-        params = [p for p in adapter.parameters() if p.requires_grad] if adapter is not None else []
+        params = _trainable_parameters(adapter)
         device, autocast_on, autocast_dtype = ctx.autocast
         with torch.enable_grad(), torch.autocast(device, dtype=autocast_dtype, enabled=autocast_on):
             y_in = y_prev.detach().requires_grad_(ctx.needs_input_grad[0])
@@ -131,22 +131,16 @@ class _AdapterThenFrozenBlock(torch.autograd.Function):
             grad_hidden_in = torch.ops.aten.gelu_backward(
                 grad_hidden, hidden_in, approximate=_gelu_approximation(block.mlp.act)
             )
+        # the node exists because y_prev or the adapter needs a gradient, so x (the residual branch) has one
         inputs = ([y_in] if y_in.requires_grad else []) + params
-        if not inputs:
-            return (None, None, None)
-        outputs, grads_out = [hidden_in], [grad_hidden_in]
-        if x.requires_grad:  # the residual branch
-            outputs.append(x)
-            grads_out.append(grad_y.to(x.dtype))
-        grads = list(torch.autograd.grad(outputs, inputs, grads_out, allow_unused=True))
+        grads_out = [grad_hidden_in, grad_y.to(x.dtype)]
+        grads = list(torch.autograd.grad([hidden_in, x], inputs, grads_out, allow_unused=True))
         grad_prev = grads.pop(0) if y_in.requires_grad else None
-        by_param = dict(zip(map(id, params), grads))
-        param_grads = [by_param.get(id(p)) for p in adapter.parameters()] if adapter is not None else []
-        return (grad_prev, None, None, *param_grads)
+        return (grad_prev, None, None, *grads)
 
 
-def _trainable(module: nn.Module | None) -> bool:
-    return module is not None and any(p.requires_grad for p in module.parameters())
+def _trainable_parameters(module: nn.Module | None) -> list[nn.Parameter]:
+    return [p for p in module.parameters() if p.requires_grad] if module is not None else []
 
 
 def run_frozen_convnext_blocks(blocks: Sequence[nn.Module], x: torch.Tensor, where: str) -> torch.Tensor:
@@ -159,17 +153,18 @@ def run_frozen_convnext_blocks(blocks: Sequence[nn.Module], x: torch.Tensor, whe
         for block in blocks:
             x = block(x)
         return x
-    adapter = None
+    adapter = None  # the adapter of the previous block, run by the next unit
     for index, module in enumerate(blocks):
         block = module.block if isinstance(module, AdaptedBlock) else module
         check_minimal_block(block, f"{where}.{index}")
         _check_runnable(block, f"{where}.{index}")
-        if x.requires_grad or _trainable(adapter):
-            params = list(adapter.parameters()) if adapter is not None else []
+        params = _trainable_parameters(adapter)
+        if x.requires_grad or params:
             x = _AdapterThenFrozenBlock.apply(x, adapter, block, *params)
         else:
             x = block(adapter(x) if adapter is not None else x)
         adapter = module.adapter if isinstance(module, AdaptedBlock) else None
     if adapter is not None:
-        x = checkpoint(adapter, x, use_reentrant=False) if (x.requires_grad or _trainable(adapter)) else adapter(x)
+        needs_gradient = x.requires_grad or _trainable_parameters(adapter)
+        x = checkpoint(adapter, x, use_reentrant=False) if needs_gradient else adapter(x)
     return x
