@@ -5,13 +5,14 @@
       configs/coco/ablations/frozen_clip.yaml --size 1024 --batch 1 --iters 3 --warmup 1 \
       --opts MODEL.CLIP.PRETRAINED ""
 
-Each config runs in its own process (so peak memory is its own). For training and inference it
-prints seconds per iteration (median over --iters after --warmup), images/s, peak memory (CUDA
-allocator, or the process's peak RSS on CPU), total / trainable parameters, GFLOPs of one inference
-forward (fvcore; operators fvcore cannot count are listed), and a breakdown by stage: encoder
-forward, pixel decoder, transformer decoder, aggregation head, losses, encoder backward (the time
-from the gradient reaching the encoder outputs to the end of backward) and the rest of backward.
-Inputs are random images with random instance masks over the training vocabulary. With several
+Each config runs in its own process (so peak memory is its own). For training and inference it prints
+seconds per iteration (median over --iters after --warmup), images/s, peak memory (CUDA allocator, or
+the process's peak RSS on CPU; on CPU also the peak tensor memory of one more, untimed iteration, which
+unlike the RSS does not vary between runs: tools/cpu_tensor_memory.py), total / trainable parameters,
+GFLOPs of one inference forward (fvcore; operators fvcore cannot count are listed), and a breakdown by
+stage: encoder forward, pixel decoder, transformer decoder, aggregation head, losses, encoder backward
+(the time from the gradient reaching the encoder outputs to the end of backward) and the rest of
+backward. Inputs are random images with random instance masks over the training vocabulary. With several
 configs the last one is the baseline: every other's time and peak-memory ratios against it are printed
 (e.g. GPA against the frozen-CLIP ablation, as above).
 """
@@ -27,6 +28,7 @@ import sys
 import time
 from collections import defaultdict
 from contextlib import nullcontext
+from functools import partial
 
 import torch
 
@@ -170,39 +172,41 @@ def run_single(args: argparse.Namespace) -> dict:
         model.backbone.forward = forward
         return state
 
+    def step(task: str) -> tuple[float, dict[str, float]]:
+        """One training (forward, backward, optimizer step) or inference iteration: its time and stages."""
+        timer.reset()
+        if task == "train":
+            model.train()
+            probe = encoder_backward_probe()
+            start = timer.now()
+            with autocast:
+                losses = model(inputs)
+            loss = sum(losses.values())
+            backward_start = timer.now()
+            loss.backward()
+            end = timer.now()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            model.backbone.forward = type(model.backbone).forward.__get__(model.backbone)
+            stages = dict(timer.totals)
+            encoder_bwd = end - probe["t"] if probe["t"] else 0.0
+            stages["encoder_backward"] = encoder_bwd
+            stages["rest_of_backward"] = end - backward_start - encoder_bwd
+            return timer.now() - start, stages
+        model.eval()
+        start = timer.now()
+        with torch.no_grad(), autocast:
+            model([{k: v for k, v in x.items() if k != "instances"} for x in inputs])
+        return timer.now() - start, dict(timer.totals)
+
     # inference first: on CPU the peak is the process's peak RSS so far, and training needs more
     for task in sorted(args.tasks, key=["inference", "train"].index):
         times, breakdowns = [], []
         if args.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        for step in range(args.warmup + args.iters):
-            timer.reset()
-            if task == "train":
-                model.train()
-                probe = encoder_backward_probe()
-                start = timer.now()
-                with autocast:
-                    losses = model(inputs)
-                loss = sum(losses.values())
-                backward_start = timer.now()
-                loss.backward()
-                end = timer.now()
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                model.backbone.forward = type(model.backbone).forward.__get__(model.backbone)
-                stages = dict(timer.totals)
-                encoder_bwd = end - probe["t"] if probe["t"] else 0.0
-                stages["encoder_backward"] = encoder_bwd
-                stages["rest_of_backward"] = end - backward_start - encoder_bwd
-                elapsed = timer.now() - start
-            else:
-                model.eval()
-                start = timer.now()
-                with torch.no_grad(), autocast:
-                    model([{k: v for k, v in x.items() if k != "instances"} for x in inputs])
-                elapsed = timer.now() - start
-                stages = dict(timer.totals)
-            if step >= args.warmup:
+        for index in range(args.warmup + args.iters):
+            elapsed, stages = step(task)
+            if index >= args.warmup:
                 times.append(elapsed)
                 breakdowns.append(stages)
         median = statistics.median(times)
@@ -216,9 +220,24 @@ def run_single(args: argparse.Namespace) -> dict:
             ),
             "breakdown_sec": {k: statistics.median(b.get(k, 0.0) for b in breakdowns) for k in breakdowns[0]},
         }
+        if args.device == "cpu":
+            result[task]["peak_tensor_gb"] = peak_tensor_bytes(model, optimizer, partial(step, task)) / 2**30
     if not args.no_flops:
         result["gflops_inference"], result["flops_uncounted_ops"] = count_flops(model, inputs[:1])
     return result
+
+
+def peak_tensor_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer, run_step) -> int:
+    """Peak CPU tensor bytes of one more (untimed) step: the model's parameters, buffers and optimizer state
+    at its start, plus the highest allocation above them during it (the counterpart of the CUDA figure)."""
+    from cpu_tensor_memory import CPUTensorMemory, state_bytes
+
+    state = [*model.parameters(), *model.buffers()]
+    state += [v for s in optimizer.state.values() for v in s.values() if isinstance(v, torch.Tensor)]
+    held = state_bytes(state)
+    with CPUTensorMemory() as memory:
+        run_step()
+    return held + memory.peak_increase_bytes
 
 
 def sdpa_flop_jit(inputs, outputs) -> int:
@@ -280,9 +299,11 @@ def print_results(results: list[dict]) -> None:
                         f"{t['sec_per_iter']:.3f}",
                         f"{t['images_per_sec']:.3f}",
                         f"{t['peak_memory_gb']:.2f}",
+                        f"{t['peak_tensor_gb']:.2f}" if "peak_tensor_gb" in t else "-",
                     ]
                 )
-    print(tabulate(rows, headers=["config", "task", "s/iter", "images/s", "peak GB"], tablefmt="pipe"))
+    headers = ["config", "task", "s/iter", "images/s", "peak GB", "peak tensor GB"]
+    print(tabulate(rows, headers=headers, tablefmt="pipe"))
     print()
     stage_rows = []
     for r in results:
@@ -329,10 +350,14 @@ def ratio_lines(results: list[dict]) -> list[str]:
             if task in r and task in base:
                 time_ratio = r[task]["sec_per_iter"] / base[task]["sec_per_iter"]
                 memory_ratio = r[task]["peak_memory_gb"] / base[task]["peak_memory_gb"]
-                lines.append(
+                line = (
                     f"{task}: {r['config']} takes {time_ratio:.2f}x the time and {memory_ratio:.2f}x the peak "
                     f"memory of {base['config']}"
                 )
+                if "peak_tensor_gb" in r[task] and "peak_tensor_gb" in base[task]:
+                    tensor_ratio = r[task]["peak_tensor_gb"] / base[task]["peak_tensor_gb"]
+                    line += f" ({tensor_ratio:.2f}x its peak tensor memory)"
+                lines.append(line)
     return lines
 
 
