@@ -126,6 +126,48 @@ def test_modulation_functions():
     assert MODULATION_REGISTRY.get("residual").channel_factor == 1
 
 
+def plain_scale_shift(x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    """The formula left to autograd: chunk, scale, shift."""
+    gamma, beta = delta.chunk(2, dim=1)
+    return x * (1 + gamma) + beta
+
+
+@pytest.mark.parametrize("x_dtype, delta_dtype", [(torch.float32, torch.float32), (torch.float32, torch.bfloat16),
+                                                  (torch.bfloat16, torch.float32)])
+@pytest.mark.parametrize("channels_last", [True, False])
+@pytest.mark.parametrize("needs", [(True, True), (True, False), (False, True)])
+def test_scale_shift_gradients_are_autograds_bit_for_bit_in_the_layout_of_delta(
+    x_dtype, delta_dtype, channels_last, needs
+):
+    torch.manual_seed(0)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(2, 6, 5, 7).to(x_dtype).contiguous(memory_format=layout)
+    delta = torch.randn(2, 12, 5, 7).to(delta_dtype).contiguous(memory_format=layout)
+    grad = torch.randn(2, 6, 5, 7)  # contiguous, as gradients from other branches often are
+    results = []
+    for fn in (scale_shift_modulation, plain_scale_shift):
+        xs, ds = x.clone().requires_grad_(needs[0]), delta.clone().requires_grad_(needs[1])
+        y = fn(xs, ds)
+        y.backward(grad.to(y.dtype))
+        results.append((y, xs.grad, ds.grad))
+    (y, gx, gd), (y_ref, gx_ref, gd_ref) = results
+    assert torch.equal(y, y_ref)
+    for ours, ref in ((gx, gx_ref), (gd, gd_ref)):
+        assert (ours is None) == (ref is None)
+        if ours is not None:
+            assert ours.dtype == ref.dtype and torch.equal(ours, ref)
+    if needs[1]:
+        assert gd.stride() == delta.stride()  # no copy into another layout for the convolution that made delta
+
+
+def test_scale_shift_with_a_broadcast_delta_reduces_its_gradient():
+    x = torch.randn(2, 3, 4, 5, requires_grad=True)
+    delta = torch.randn(2, 6, 1, 1, requires_grad=True)
+    scale_shift_modulation(x, delta).sum().backward()
+    expected = torch.cat([x.detach().sum((2, 3), keepdim=True), torch.full((2, 3, 1, 1), 20.0)], 1)
+    torch.testing.assert_close(delta.grad, expected)
+
+
 @pytest.mark.parametrize("kind", MIXERS)
 @pytest.mark.parametrize("modulation", ["scale_shift", "residual"])
 def test_adapter_is_exactly_the_identity_at_init_and_not_after_training(kind, modulation):

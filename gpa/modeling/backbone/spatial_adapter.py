@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from gpa.registry import NamedRegistry
 
@@ -30,8 +31,40 @@ __all__ = [
 
 def scale_shift_modulation(x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     """y = x * (1 + gamma) + beta with (gamma, beta) the two channel halves of `delta` [N, 2C, ...]."""
+    whole = delta.shape == (x.shape[0], 2 * x.shape[1], *x.shape[2:])  # no broadcasting to reduce in backward
+    if whole and torch.is_grad_enabled() and (x.requires_grad or delta.requires_grad):
+        return _ScaleShift.apply(x, delta)
     gamma, beta = delta.chunk(2, dim=1)
     return x * (1 + gamma) + beta
+
+
+class _ScaleShift(torch.autograd.Function):
+    """scale_shift_modulation with autograd's own gradients, the two halves' written into one tensor laid
+    out as `delta`. Autograd's backward of `chunk` concatenates them into a new channels-first tensor, which
+    the backward of the convolution that made `delta` then copies into its input's layout (channels-last
+    maps, as timm ConvNeXt blocks and ViT patch grids give): one 2C-wide copy per adapter and step."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        gamma, beta = delta.chunk(2, dim=1)
+        scale = 1 + gamma
+        ctx.save_for_backward(x, scale)
+        ctx.delta_layout = (delta.shape, delta.stride(), delta.dtype)
+        return x * scale + beta
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        x, scale = ctx.saved_tensors
+        grad_x = (grad * scale).to(x.dtype) if ctx.needs_input_grad[0] else None
+        grad_delta = None
+        if ctx.needs_input_grad[1]:
+            shape, stride, dtype = ctx.delta_layout
+            grad_delta = torch.empty_strided(shape, stride, dtype=dtype, device=grad.device)
+            grad_gamma, grad_beta = grad_delta.chunk(2, dim=1)
+            torch.mul(grad, x, out=grad_gamma)  # computed in the promoted dtype, rounded to delta's on store
+            grad_beta.copy_(grad)
+        return grad_x, grad_delta
 
 
 def residual_modulation(x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
