@@ -157,7 +157,7 @@ def test_scale_shift_gradients_are_autograds_bit_for_bit_in_the_layout_of_delta(
         if ours is not None:
             assert ours.dtype == ref.dtype and torch.equal(ours, ref)
     if needs[1]:
-        assert gd.stride() == delta.stride()  # no copy into another layout for the convolution that made delta
+        assert gd.stride() == delta.stride()  # as autograd's here; the copy it avoids shows only in the encoder
 
 
 def test_scale_shift_with_a_broadcast_delta_reduces_its_gradient():

@@ -40,9 +40,9 @@ def scale_shift_modulation(x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor
 
 class _ScaleShift(torch.autograd.Function):
     """scale_shift_modulation with autograd's own gradients, the two halves' written into one tensor laid
-    out as `delta`. Autograd's backward of `chunk` concatenates them into a new channels-first tensor, which
-    the backward of the convolution that made `delta` then copies into its input's layout (channels-last
-    maps, as timm ConvNeXt blocks and ViT patch grids give): one 2C-wide copy per adapter and step."""
+    out as `delta` instead of concatenated by `chunk`'s backward. In the ConvNeXt encoder's backward, the
+    concatenation was followed by a 2C-wide layout copy in the `up` convolution's backward, per adapter and
+    step (torch.profiler); small standalone tensors do not show that copy."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
