@@ -14,7 +14,10 @@ stage: encoder forward, pixel decoder, transformer decoder, aggregation head, lo
 (the time from the gradient reaching the encoder outputs to the end of backward) and the rest of
 backward. Inputs are random images with random instance masks over the training vocabulary. With several
 configs the last one is the baseline: every other's time and peak-memory ratios against it are printed
-(e.g. GPA against the frozen-CLIP ablation, as above).
+(e.g. GPA against the frozen-CLIP ablation, as above). With --interleave all configs run in this one
+process, their iterations alternating (A B, B A, ...): a machine whose speed drifts between and during runs
+then slows each config alike, so the time ratio holds still; peak memory is then not reported (the process
+holds every model), except the CPU's peak tensor memory, which counts one config's step.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--tasks", nargs="+", default=["train", "inference"], choices=["train", "inference"])
     parser.add_argument("--no-flops", action="store_true", help="skip the fvcore FLOP count")
     parser.add_argument("--json", help="also write all results to this JSON file")
+    parser.add_argument("--interleave", action="store_true",
+                        help="run all configs in this process, alternating their iterations (steadier time ratios; "
+                        "no peak-memory figure)")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE config overrides")
     args = parser.parse_args(argv)
@@ -114,51 +120,48 @@ def make_inputs(cfg, size: tuple[int, int], batch: int, vocabulary_size: int, tr
     return inputs
 
 
-def run_single(args: argparse.Namespace) -> dict:
-    """Benchmark one config in this process; returns the figures."""
-    from detectron2.modeling import build_model
+class ConfigBench:
+    """One config's model, random inputs, optimizer and stage timer; `step(task)` runs one timed iteration."""
 
-    import gpa  # noqa: F401
-    from gpa.engine import build_config
-    from gpa.vocabulary import resolve_vocabulary
+    def __init__(self, config_file: str, args: argparse.Namespace) -> None:
+        from detectron2.modeling import build_model
 
-    config_file = args.config_file[0]
-    cfg = build_config(config_file, ["MODEL.DEVICE", args.device, *args.opts])
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    train_dataset = cfg.DATASETS.TRAIN[0]
-    vocabulary = resolve_vocabulary(train_dataset)
-    inputs = make_inputs(cfg, args.size, args.batch, len(vocabulary), train_dataset)
-    autocast = (
-        torch.autocast(device_type=args.device, dtype=AMP[args.amp]) if AMP[args.amp] is not None else nullcontext()
-    )
-    timer = StageTimer(args.device)
-    timer.hook_module(model.backbone, "encoder_forward")
-    timer.wrap_method(model.sem_seg_head.pixel_decoder, "forward_features", "pixel_decoder")
-    timer.hook_module(model.sem_seg_head.predictor, "transformer_decoder")
-    from gpa.modeling.heads.context_aggregation import ContextAwareAggregation
+        import gpa  # noqa: F401
+        from gpa.engine import build_config
+        from gpa.modeling.heads.context_aggregation import ContextAwareAggregation
+        from gpa.vocabulary import resolve_vocabulary
 
-    if isinstance(model.cfa_head, ContextAwareAggregation):  # plain mask pooling gets no row of its own
-        timer.hook_module(model.cfa_head, "aggregation_head")
-    timer.hook_module(model.criterion, "losses")
+        cfg = build_config(config_file, ["MODEL.DEVICE", args.device, *args.opts])
+        torch.manual_seed(0)
+        self.model = model = build_model(cfg)
+        train_dataset = cfg.DATASETS.TRAIN[0]
+        vocabulary = resolve_vocabulary(train_dataset)
+        self.inputs = make_inputs(cfg, args.size, args.batch, len(vocabulary), train_dataset)
+        self.autocast = (
+            torch.autocast(device_type=args.device, dtype=AMP[args.amp]) if AMP[args.amp] is not None else nullcontext()
+        )
+        self.timer = timer = StageTimer(args.device)
+        timer.hook_module(model.backbone, "encoder_forward")
+        timer.wrap_method(model.sem_seg_head.pixel_decoder, "forward_features", "pixel_decoder")
+        timer.hook_module(model.sem_seg_head.predictor, "transformer_decoder")
+        if isinstance(model.cfa_head, ContextAwareAggregation):  # plain mask pooling gets no row of its own
+            timer.hook_module(model.cfa_head, "aggregation_head")
+        timer.hook_module(model.criterion, "losses")
+        self.result = {
+            "config": config_file,
+            "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
+            "size": args.size,
+            "batch": args.batch,
+            "amp": args.amp,
+            "params_total": sum(p.numel() for p in model.parameters()),
+            "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "params_image_encoder": sum(p.numel() for p in model.backbone.clip_model.visual.parameters()),
+        }
+        self.optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
 
-    params = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    encoder_params = sum(p.numel() for p in model.backbone.clip_model.visual.parameters())
-    result = {
-        "config": config_file,
-        "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
-        "size": args.size,
-        "batch": args.batch,
-        "amp": args.amp,
-        "params_total": params,
-        "params_trainable": trainable,
-        "params_image_encoder": encoder_params,
-    }
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
-
-    def encoder_backward_probe():
+    def _encoder_backward_probe(self) -> dict:
         """Record when the first gradient reaches an encoder output."""
+        model, timer = self.model, self.timer
         state = {"t": None}
         original = model.backbone.forward
 
@@ -172,21 +175,22 @@ def run_single(args: argparse.Namespace) -> dict:
         model.backbone.forward = forward
         return state
 
-    def step(task: str) -> tuple[float, dict[str, float]]:
+    def step(self, task: str) -> tuple[float, dict[str, float]]:
         """One training (forward, backward, optimizer step) or inference iteration: its time and stages."""
+        model, timer, inputs = self.model, self.timer, self.inputs
         timer.reset()
         if task == "train":
             model.train()
-            probe = encoder_backward_probe()
+            probe = self._encoder_backward_probe()
             start = timer.now()
-            with autocast:
+            with self.autocast:
                 losses = model(inputs)
             loss = sum(losses.values())
             backward_start = timer.now()
             loss.backward()
             end = timer.now()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
             model.backbone.forward = type(model.backbone).forward.__get__(model.backbone)
             stages = dict(timer.totals)
             encoder_bwd = end - probe["t"] if probe["t"] else 0.0
@@ -195,36 +199,71 @@ def run_single(args: argparse.Namespace) -> dict:
             return timer.now() - start, stages
         model.eval()
         start = timer.now()
-        with torch.no_grad(), autocast:
+        with torch.no_grad(), self.autocast:
             model([{k: v for k, v in x.items() if k != "instances"} for x in inputs])
         return timer.now() - start, dict(timer.totals)
 
-    # inference first: on CPU the peak is the process's peak RSS so far, and training needs more
-    for task in sorted(args.tasks, key=["inference", "train"].index):
-        times, breakdowns = [], []
-        if args.device == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        for index in range(args.warmup + args.iters):
-            elapsed, stages = step(task)
-            if index >= args.warmup:
-                times.append(elapsed)
-                breakdowns.append(stages)
-        median = statistics.median(times)
-        result[task] = {
+    def record(self, task: str, timings: list[tuple[float, dict[str, float]]], peak_memory_gb: float | None) -> None:
+        """Store the median time and stages of the timed iterations; on CPU also the peak tensor memory."""
+        median = statistics.median(elapsed for elapsed, _ in timings)
+        breakdowns = [stages for _, stages in timings]
+        self.result[task] = {
             "sec_per_iter": median,
-            "images_per_sec": args.batch / median,
-            "peak_memory_gb": (
-                torch.cuda.max_memory_allocated() / 2**30
-                if args.device == "cuda"
-                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-            ),
+            "images_per_sec": self.result["batch"] / median,
+            "peak_memory_gb": peak_memory_gb,
             "breakdown_sec": {k: statistics.median(b.get(k, 0.0) for b in breakdowns) for k in breakdowns[0]},
         }
-        if args.device == "cpu":
-            result[task]["peak_tensor_gb"] = peak_tensor_bytes(model, optimizer, partial(step, task)) / 2**30
+        if self.result["device"] == "cpu":
+            self.result[task]["peak_tensor_gb"] = (
+                peak_tensor_bytes(self.model, self.optimizer, partial(self.step, task)) / 2**30
+            )
+
+    def count_flops(self) -> None:
+        self.result["gflops_inference"], self.result["flops_uncounted_ops"] = count_flops(self.model, self.inputs[:1])
+
+
+def task_order(tasks: list[str]) -> list[str]:
+    """Inference first: on CPU the peak is the process's peak RSS so far, and training needs more."""
+    return sorted(tasks, key=["inference", "train"].index)
+
+
+def run_single(args: argparse.Namespace) -> dict:
+    """Benchmark one config in this process; returns the figures."""
+    bench = ConfigBench(args.config_file[0], args)
+    for task in task_order(args.tasks):
+        if args.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        timings = [bench.step(task) for _ in range(args.warmup + args.iters)][args.warmup :]
+        peak = (
+            torch.cuda.max_memory_allocated() / 2**30
+            if args.device == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        )
+        bench.record(task, timings, peak)
     if not args.no_flops:
-        result["gflops_inference"], result["flops_uncounted_ops"] = count_flops(model, inputs[:1])
-    return result
+        bench.count_flops()
+    return bench.result
+
+
+def run_interleaved(args: argparse.Namespace) -> list[dict]:
+    """All configs in this process, their iterations alternating (A B, then B A, ...), so that a machine whose
+    speed drifts slows every config alike and the time ratios hold still. Peak memory is not reported (the
+    process holds every model): run without --interleave for it; on CPU the peak tensor memory still is."""
+    benches = [ConfigBench(config_file, args) for config_file in args.config_file]
+    for task in task_order(args.tasks):
+        timings: list[list[tuple[float, dict[str, float]]]] = [[] for _ in benches]
+        for round_index in range(args.warmup + args.iters):
+            order = range(len(benches)) if round_index % 2 == 0 else reversed(range(len(benches)))
+            for index in order:
+                timed = benches[index].step(task)
+                if round_index >= args.warmup:
+                    timings[index].append(timed)
+        for bench, bench_timings in zip(benches, timings):
+            bench.record(task, bench_timings, None)
+    if not args.no_flops:
+        for bench in benches:
+            bench.count_flops()
+    return [bench.result for bench in benches]
 
 
 def peak_tensor_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer, run_step) -> int:
@@ -298,7 +337,7 @@ def print_results(results: list[dict]) -> None:
                         task,
                         f"{t['sec_per_iter']:.3f}",
                         f"{t['images_per_sec']:.3f}",
-                        f"{t['peak_memory_gb']:.2f}",
+                        f"{t['peak_memory_gb']:.2f}" if t["peak_memory_gb"] is not None else "-",
                         f"{t['peak_tensor_gb']:.2f}" if "peak_tensor_gb" in t else "-",
                     ]
                 )
@@ -349,11 +388,11 @@ def ratio_lines(results: list[dict]) -> list[str]:
         for task in ("train", "inference"):
             if task in r and task in base:
                 time_ratio = r[task]["sec_per_iter"] / base[task]["sec_per_iter"]
-                memory_ratio = r[task]["peak_memory_gb"] / base[task]["peak_memory_gb"]
-                line = (
-                    f"{task}: {r['config']} takes {time_ratio:.2f}x the time and {memory_ratio:.2f}x the peak "
-                    f"memory of {base['config']}"
-                )
+                line = f"{task}: {r['config']} takes {time_ratio:.2f}x the time"
+                if r[task]["peak_memory_gb"] is not None and base[task]["peak_memory_gb"] is not None:
+                    memory_ratio = r[task]["peak_memory_gb"] / base[task]["peak_memory_gb"]
+                    line += f" and {memory_ratio:.2f}x the peak memory"
+                line += f" of {base['config']}"
                 if "peak_tensor_gb" in r[task] and "peak_tensor_gb" in base[task]:
                     tensor_ratio = r[task]["peak_tensor_gb"] / base[task]["peak_tensor_gb"]
                     line += f" ({tensor_ratio:.2f}x its peak tensor memory)"
@@ -366,8 +405,8 @@ def main() -> None:
     if args.single:
         print("BENCHMARK_JSON " + json.dumps(run_single(args)))
         return
-    results = []
-    for config_file in args.config_file:
+    results = run_interleaved(args) if args.interleave else []
+    for config_file in [] if args.interleave else args.config_file:
         command = [
             sys.executable,
             __file__,
