@@ -209,6 +209,7 @@ class ConfigBench:
         breakdowns = [stages for _, stages in timings]
         self.result[task] = {
             "sec_per_iter": median,
+            "iteration_sec": [elapsed for elapsed, _ in timings],
             "images_per_sec": self.result["batch"] / median,
             "peak_memory_gb": peak_memory_gb,
             "breakdown_sec": {k: statistics.median(b.get(k, 0.0) for b in breakdowns) for k in breakdowns[0]},
@@ -343,6 +344,12 @@ def print_results(results: list[dict]) -> None:
                 )
     headers = ["config", "task", "s/iter", "images/s", "peak GB", "peak tensor GB"]
     print(tabulate(rows, headers=headers, tablefmt="pipe"))
+    print()
+    for r in results:
+        for task in ("train", "inference"):
+            if task in r:
+                times = ", ".join(f"{t:.3f}" for t in r[task]["iteration_sec"])
+                print(f"{r['config']} {task}: timed iterations {times} s")
     print()
     stage_rows = []
     for r in results:
