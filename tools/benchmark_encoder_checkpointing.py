@@ -6,7 +6,8 @@
 Variants: "frozen" (no adapters, forward without gradients: the frozen baseline's encoder), "plain"
 (adapters, no checkpointing), "ckpt" (adapters, MODEL.CLIP.CHECKPOINT_MODE full on every stage), "sac"
 (adapters, CHECKPOINT_MODE selective on every stage), "min" (adapters, CHECKPOINT_MODE minimal on every
-stage). One forward and backward (loss = the mean of every output) of a random-init model on a random image;
+stage). One forward and backward (loss = a fixed random weighting of every output,
+whose gradients enter the encoder laid out as its maps) of a random-init model on a random image;
 prints the times and the process's peak resident set.
 """
 from __future__ import annotations
@@ -30,6 +31,19 @@ def peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
+def loss_weights(outputs: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]) -> None:
+    """Fixed random weights of the loss sum(w * output), laid out as the outputs (channels-last maps), so that
+    gradients enter the encoder in that layout, as the pixel decoder's convolutions send them. A mean's gradient
+    is an expanded scalar that reaches the encoder as contiguous NCHW maps, and every step of the backward then
+    mixes two layouts (converting such gradients to channels-last at each stage's output made the encoder's
+    backward at 512 x 512 7-14% faster in two in-process comparisons, with the same gradients)."""
+    generator = torch.Generator().manual_seed(0)
+    for name, value in outputs.items():
+        if name not in weights:
+            noise = torch.randn(value.shape, generator=generator) / value.numel()
+            weights[name] = torch.empty_like(value, dtype=torch.float32).copy_(noise)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("variant", choices=list(VARIANTS))
@@ -42,6 +56,7 @@ def main() -> None:
     torch.manual_seed(0)
     backbone = CLIPBackbone(args.model, **VARIANTS[args.variant]).train()
     image = torch.randn(1, 3, args.size, args.size)
+    weights: dict[str, torch.Tensor] = {}
     built = peak_gib()
     for step in range(args.iters):
         start = time.perf_counter()
@@ -52,7 +67,8 @@ def main() -> None:
         else:
             outputs = backbone(image)
             forward_end = time.perf_counter()
-            sum(v.float().mean() for v in outputs.values()).backward()
+            loss_weights(outputs, weights)
+            sum((v.float() * weights[k]).sum() for k, v in outputs.items()).backward()
             backward_end = time.perf_counter()
         del outputs
         print(f"{args.variant} iter {step}: forward {forward_end - start:.1f} s, backward "

@@ -40,9 +40,10 @@ def scale_shift_modulation(x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor
 
 class _ScaleShift(torch.autograd.Function):
     """scale_shift_modulation with autograd's own gradients, the two halves' written into one tensor laid
-    out as `delta` instead of concatenated by `chunk`'s backward. In the ConvNeXt encoder's backward, the
-    concatenation was followed by a 2C-wide layout copy in the `up` convolution's backward, per adapter and
-    step (torch.profiler); small standalone tensors do not show that copy."""
+    out as `delta` instead of concatenated by `chunk`'s backward. With gradients entering the ConvNeXt encoder
+    as NCHW maps, the concatenation was followed by a 2C-wide layout copy in the `up` convolution's backward,
+    per adapter and step (torch.profiler); the real decoder's channels-last gradients show no measured
+    difference (docs/benchmarks.md)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
