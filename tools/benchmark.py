@@ -407,43 +407,49 @@ def ratio_lines(results: list[dict]) -> list[str]:
     return lines
 
 
+def run_in_subprocess(config_file: str, args: argparse.Namespace) -> dict:
+    """Benchmark one config in its own process (so that its peak memory is its own); returns the figures."""
+    command = [
+        sys.executable,
+        __file__,
+        "--single",
+        "--config-file",
+        config_file,
+        "--size",
+        *map(str, args.size),
+        "--batch",
+        str(args.batch),
+        "--iters",
+        str(args.iters),
+        "--warmup",
+        str(args.warmup),
+        "--device",
+        args.device,
+        "--amp",
+        args.amp,
+        "--tasks",
+        *args.tasks,
+    ]
+    if args.no_flops:
+        command.append("--no-flops")
+    command += ["--opts", *args.opts]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCHMARK_JSON ")]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stderr[-5000:])
+        raise SystemExit(f"benchmark of {config_file} failed (exit code {proc.returncode})")
+    return json.loads(lines[-1][len("BENCHMARK_JSON ") :])
+
+
 def main() -> None:
     args = parse_args()
     if args.single:
         print("BENCHMARK_JSON " + json.dumps(run_single(args)))
         return
-    results = run_interleaved(args) if args.interleave else []
-    for config_file in [] if args.interleave else args.config_file:
-        command = [
-            sys.executable,
-            __file__,
-            "--single",
-            "--config-file",
-            config_file,
-            "--size",
-            *map(str, args.size),
-            "--batch",
-            str(args.batch),
-            "--iters",
-            str(args.iters),
-            "--warmup",
-            str(args.warmup),
-            "--device",
-            args.device,
-            "--amp",
-            args.amp,
-            "--tasks",
-            *args.tasks,
-        ]
-        if args.no_flops:
-            command.append("--no-flops")
-        command += ["--opts", *args.opts]
-        proc = subprocess.run(command, capture_output=True, text=True)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCHMARK_JSON ")]
-        if proc.returncode != 0 or not lines:
-            sys.stderr.write(proc.stderr[-5000:])
-            raise SystemExit(f"benchmark of {config_file} failed (exit code {proc.returncode})")
-        results.append(json.loads(lines[-1][len("BENCHMARK_JSON ") :]))
+    if args.interleave:
+        results = run_interleaved(args)
+    else:
+        results = [run_in_subprocess(config_file, args) for config_file in args.config_file]
     print_results(results)
     if args.json:
         with open(args.json, "w") as f:

@@ -17,11 +17,9 @@ def test_loss_gradients_reach_the_encoder_outputs_in_their_layout():
     torch.manual_seed(0)
     backbone = CLIPBackbone("gpa_tiny_convnext", checkpoint_stages=(0, 1, 2, 3), checkpoint_mode="minimal").train()
     outputs = backbone(torch.randn(1, 3, 64, 96))
-    weights: dict[str, torch.Tensor] = {}
-    loss_weights(outputs, weights)
-    first = {name: w.clone() for name, w in weights.items()}
-    loss_weights(outputs, weights)  # fixed: a second call keeps them
-    assert all(torch.equal(first[name], weights[name]) for name in first)
+    weights = loss_weights(outputs)
+    again = loss_weights(outputs)  # fixed: the same weights every call
+    assert set(weights) == set(outputs) and all(torch.equal(weights[name], again[name]) for name in weights)
     grads = torch.autograd.grad(sum((v * weights[k]).sum() for k, v in outputs.items()), list(outputs.values()))
     for (name, value), grad in zip(outputs.items(), grads):
         assert value.is_contiguous(memory_format=torch.channels_last) and not value.is_contiguous(), name
