@@ -26,8 +26,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def latest_run(rows: Sequence[dict]) -> list[dict]:
+    """Rows in file order -> the curve of the last run written to the file.
+
+    detectron2's JSONWriter appends, so a run trained again in the same OUTPUT_DIR follows the earlier one in
+    metrics.json, and a resumed run repeats the iterations after its checkpoint. A row at iteration i replaces
+    every earlier row at i or later: a run from scratch replaces all, a resumed one the part it repeats.
+    """
+    kept: list[dict] = []
+    for row in rows:
+        while kept and kept[-1]["iteration"] >= row["iteration"]:
+            kept.pop()
+        kept.append(row)
+    return kept
+
+
 def read_metrics(run_dir: Path) -> list[dict]:
-    """The training rows (those with a total_loss) of run_dir/metrics.json, in iteration order."""
+    """The training rows (those with a total_loss) of the last run in run_dir/metrics.json, in iteration order."""
     path = run_dir / "metrics.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; give the OUTPUT_DIR of a training run")
@@ -43,7 +58,7 @@ def read_metrics(run_dir: Path) -> list[dict]:
             rows.append(row)
     if not rows:
         raise ValueError(f"{path} holds no training rows (no 'total_loss'); was the run trained?")
-    return sorted(rows, key=lambda r: r["iteration"])
+    return latest_run(rows)
 
 
 def table(curves: dict[str, list[dict]], every: int) -> str:

@@ -49,3 +49,20 @@ def test_names_a_broken_line(tmp_path):
     (tmp_path / "metrics.json").write_text('{"iteration": 0, "total_loss": 1}\n{broken\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"metrics.json, line 2: not JSON"):
         learning_curves.main([str(tmp_path), "--output", str(tmp_path / "x.png")])
+
+
+def test_latest_run_replaces_what_a_rerun_or_a_resume_repeats():
+    first = [{"iteration": i, "total_loss": 10.0} for i in (19, 39, 59, 79)]
+    rerun = [{"iteration": i, "total_loss": 1.0} for i in (19, 39)]
+    assert learning_curves.latest_run(first + rerun) == rerun  # trained again from scratch: only the new run
+    resumed = [{"iteration": i, "total_loss": 2.0} for i in (49, 59, 69)]
+    assert learning_curves.latest_run(first + resumed) == first[:2] + resumed  # resumed after iteration 40
+
+
+def test_reads_the_last_of_two_runs_appended_to_one_metrics_file(tmp_path):
+    run = write_run(tmp_path / "run", [10.0, 8.0, 6.0, 5.0, 4.0])
+    with (run / "metrics.json").open("a", encoding="utf-8") as f:  # the same OUTPUT_DIR trained again, 3 rows
+        for i, v in enumerate([3.0, 2.0, 1.0]):
+            f.write(json.dumps({"iteration": 19 + 20 * i, "total_loss": v}) + "\n")
+    rows = learning_curves.read_metrics(run)
+    assert [(r["iteration"], r["total_loss"]) for r in rows] == [(19, 3.0), (39, 2.0), (59, 1.0)]
