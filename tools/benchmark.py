@@ -246,6 +246,12 @@ def run_single(args: argparse.Namespace) -> dict:
     return bench.result
 
 
+def alternating_order(num_configs: int, rounds: int) -> list[int]:
+    """Config indices in run order: 0..n-1, then n-1..0, and so on for `rounds` rounds."""
+    forward = list(range(num_configs))
+    return [i for r in range(rounds) for i in (forward if r % 2 == 0 else forward[::-1])]
+
+
 def run_interleaved(args: argparse.Namespace) -> list[dict]:
     """All configs in this process, their iterations alternating (A B, then B A, ...), so that a machine whose
     speed drifts slows every config alike and the time ratios hold still. Peak memory is not reported (the
@@ -253,12 +259,10 @@ def run_interleaved(args: argparse.Namespace) -> list[dict]:
     benches = [ConfigBench(config_file, args) for config_file in args.config_file]
     for task in task_order(args.tasks):
         timings: list[list[tuple[float, dict[str, float]]]] = [[] for _ in benches]
-        for round_index in range(args.warmup + args.iters):
-            order = range(len(benches)) if round_index % 2 == 0 else reversed(range(len(benches)))
-            for index in order:
-                timed = benches[index].step(task)
-                if round_index >= args.warmup:
-                    timings[index].append(timed)
+        for position, index in enumerate(alternating_order(len(benches), args.warmup + args.iters)):
+            timed = benches[index].step(task)
+            if position >= args.warmup * len(benches):
+                timings[index].append(timed)
         for bench, bench_timings in zip(benches, timings):
             bench.record(task, bench_timings, None)
     if not args.no_flops:

@@ -23,6 +23,7 @@ from pathlib import Path
 from gpa.config_loading import ConfigError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark import alternating_order  # noqa: E402
 from profile_training import TrainingLoop  # noqa: E402
 
 
@@ -36,12 +37,6 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
     if len(opts) % 2:
         raise ValueError(f"--variant {text!r}: config overrides come in KEY VALUE pairs, got {len(opts)} words")
     return label.strip(), opts
-
-
-def alternating_order(num_variants: int, rounds: int) -> list[int]:
-    """Variant indices in run order: 0..n-1, then n-1..0, and so on for `rounds` rounds."""
-    forward = list(range(num_variants))
-    return [i for r in range(rounds) for i in (forward if r % 2 == 0 else forward[::-1])]
 
 
 def summarize(labels: Sequence[str], seconds: Sequence[Sequence[float]]) -> list[dict]:

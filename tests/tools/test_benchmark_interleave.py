@@ -58,3 +58,8 @@ def test_interleaved_peak_tensor_memory_is_the_separate_runs():
     interleaved = benchmark.run_interleaved(args_for(TINY, TINY))
     for result in interleaved:
         assert result["train"]["peak_tensor_gb"] == separate["train"]["peak_tensor_gb"]
+
+
+def test_alternating_order():
+    assert benchmark.alternating_order(3, 3) == [0, 1, 2, 2, 1, 0, 0, 1, 2]
+    assert benchmark.alternating_order(2, 1) == [0, 1]

@@ -27,11 +27,6 @@ def test_parse_variant_refuses(text, message):
         cts.parse_variant(text)
 
 
-def test_alternating_order():
-    assert cts.alternating_order(3, 3) == [0, 1, 2, 2, 1, 0, 0, 1, 2]
-    assert cts.alternating_order(2, 1) == [0, 1]
-
-
 def test_summarize_ratios_to_the_first_median():
     rows = cts.summarize(["a", "b"], [[1.0, 3.0, 2.0], [1.0, 1.0, 4.0]])
     assert [r["median_s"] for r in rows] == [2.0, 1.0]
