@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +56,15 @@ def test_short_main_job_prints_the_table_and_writes_visualizations(tmp_path):
     image = np.asarray(Image.open(pictures[0]))
     assert image.shape[1] == 3 * (96 * 4) and image.shape[0] > 96 * 4  # three panels at 4x, under title bars
     assert (out / "toy_report.md").read_text().startswith("| gpa_toy_val")
+
+    # the error analysis of the run recomputes the evaluator's mIoU from the model's own semantic maps
+    proc = subprocess.run([sys.executable, str(REPO / "gpa_toy" / "tools" / "error_analysis.py"), str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    analysis = json.loads((out / "error_analysis.json").read_text())
+    evaluated = json.loads((out / "inference" / "results.json").read_text())["gpa_toy_val"]["sem_seg"]
+    predicted = analysis["mIoU"]["predicted"]
+    for part, key in (("seen", "mIoU_seen"), ("unseen", "mIoU_unseen"), ("hm", "mIoU_hm"), ("all", "mIoU")):
+        assert predicted[part] == pytest.approx(evaluated[key], abs=1e-9), part
+    assert analysis["images"] == 200
+    assert (out / "error_analysis.md").read_text().startswith("| gpa_toy_val")
