@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog
 from panopticapi.utils import rgb2id
 from PIL import Image
@@ -152,14 +153,17 @@ class ErrorAnalysis:
         self.segments = {part: {"total": 0, "named_right": 0} for part in PARTS}
         self.wrong_pixels = {part: dict.fromkeys(ERROR_KINDS, 0) for part in PARTS}
         self.misnamed = Counter()  # (true class, name given) -> segments named so
-        self.objects_by_size = {label: {"total": 0, "named_right": 0} for label in size_bin_labels()}
+        self.size_labels = size_bin_labels()
+        self.objects_by_size = {label: {"total": 0, "named_right": 0} for label in self.size_labels}
         self.images = 0
 
     def _part(self, label: int) -> str:
         return "unseen" if self.is_unseen[label] else "seen"
 
     def add(self, gt: np.ndarray, pred: np.ndarray, segments: np.ndarray) -> None:
-        """One image: semantic ground truth, predicted labels and ground-truth segment ids (0 = no segment)."""
+        """One image: semantic ground truth, predicted labels and ground-truth segment ids (0 = no segment).
+
+        A segment whose pixels are all ignored has no class to be named by and is not counted as a segment."""
         if segments.shape != gt.shape:
             raise ValueError(f"segment map {segments.shape} and ground truth {gt.shape} differ in shape")
         if ((segments == 0) & (gt != self.ignore_label)).any():
@@ -179,7 +183,7 @@ class ErrorAnalysis:
             self.segments[part]["total"] += 1
             wrong = int((pred[inside] != gt[inside]).sum())
             if self.classes[truth].isthing:
-                size = self.objects_by_size[size_bin_labels()[int(np.searchsorted(SIZE_BINS, inside.sum(), "right"))]]
+                size = self.objects_by_size[self.size_labels[int(np.searchsorted(SIZE_BINS, inside.sum(), "right"))]]
                 size["total"] += 1
                 size["named_right"] += int(named == truth)
             if named == truth:
@@ -199,8 +203,8 @@ class ErrorAnalysis:
                          "all": detectron2_miou(conf)}
         named = {part: 100 * s["named_right"] / s["total"] if s["total"] else float("nan")
                  for part, s in self.segments.items()}
-        named["all"] = 100 * sum(s["named_right"] for s in self.segments.values()) / max(
-            1, sum(s["total"] for s in self.segments.values()))
+        total = sum(s["total"] for s in self.segments.values())
+        named["all"] = 100 * sum(s["named_right"] for s in self.segments.values()) / total if total else float("nan")
         shares = {}
         for part, counts in self.wrong_pixels.items():
             total = sum(counts.values())
@@ -221,7 +225,7 @@ def format_tables(summary: dict, dataset: str, top: int = 10) -> str:
     rows = [[MIOU_ROWS[key]] + [fmt(values[p]) for p in ("seen", "unseen", "hm", "all")]
             for key, values in summary["mIoU"].items()]
     named = summary["segments_named_right"]
-    rows.append(["segments named right (%)", fmt(named["seen"]), fmt(named["unseen"]),
+    rows.append(["segments (objects and textures) named right (%)", fmt(named["seen"]), fmt(named["unseen"]),
                  fmt(harmonic_mean(named["seen"], named["unseen"])), fmt(named["all"])])
     first = tabulate(rows, headers=[dataset, "seen", "unseen", "harmonic mean", "all"], tablefmt="pipe",
                      colalign=("left",) + ("right",) * 4, disable_numparse=True)
@@ -254,7 +258,7 @@ def ground_truth(record: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 @torch.no_grad()
-def analyse(cfg, model: torch.nn.Module, dataset: str) -> ErrorAnalysis:
+def analyse(cfg: CfgNode, model: torch.nn.Module, dataset: str) -> ErrorAnalysis:
     metadata = MetadataCatalog.get(dataset)
     if not metadata.get("unseen_classes"):
         raise ValueError(f"dataset {dataset} lists no unseen_classes; analyse a toy split such as gpa_toy_val")
