@@ -38,10 +38,12 @@ from tabulate import tabulate
 
 import gpa  # noqa: F401  (registers the model)
 import gpa_toy
-from gpa.checkpoint import GPACheckpointer
-from gpa.engine import Trainer, build_config
+from gpa.engine import build_config
 from gpa.evaluation.class_split import class_split_masks, harmonic_mean, per_class_iou, split_miou
 from gpa_toy.world import ToyClass, class_by_name
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from toy_report import load_trained_model, require_run_file  # noqa: E402
 
 ANALYSIS_NAME = "error_analysis"  # OUTPUT_DIR/error_analysis.{md,json}
 PARTS = ("seen", "unseen")
@@ -285,16 +287,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
         parser.error("--opts changes the inference; give --output so the run's own error_analysis files stay as "
                      "they are")
     output = args.output if args.output is not None else args.output_dir / ANALYSIS_NAME
-    config, weights = args.output_dir / "config.yaml", args.output_dir / "model_final.pth"
-    for path, what in ((config, "the run's config"), (weights, "the final checkpoint")):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} ({what}) does not exist; run tools/train_net.py with OUTPUT_DIR "
-                                    f"{args.output_dir} first")
     gpa_toy.register()
-    cfg = build_config(config, args.opts)
-    model = Trainer.build_model(cfg)
-    GPACheckpointer.from_config(cfg, model).resume_or_load(str(weights), resume=False)
-    summary = analyse(cfg, model.eval(), args.dataset).summary()
+    cfg = build_config(require_run_file(args.output_dir / "config.yaml", "the run's config"), args.opts)
+    summary = analyse(cfg, load_trained_model(cfg, args.output_dir), args.dataset).summary()
     tables = format_tables(summary, args.dataset)
     note = (f"{summary['images']} images; {cfg.SOLVER.MAX_ITER} iterations, seed {cfg.SEED} ({args.output_dir})"
             f"{'; inference with ' + ' '.join(args.opts) if args.opts else ''}; mIoU over the classes present in "

@@ -64,7 +64,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _require(path: Path, what: str) -> Path:
+def require_run_file(path: Path, what: str) -> Path:
+    """`path` if it is a file; otherwise an error naming it and the run that writes it."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} ({what}) does not exist; run tools/train_net.py with OUTPUT_DIR "
                                 f"{path.parent if what != 'evaluation results' else path.parent.parent} first")
@@ -74,8 +75,8 @@ def _require(path: Path, what: str) -> Path:
 def load_run(output_dir: Path) -> tuple[CfgNode, dict]:
     """The run's config and its evaluation results (per dataset)."""
     gpa_toy.register()  # the toy datasets and tiny CLIP, also for runs whose config.yaml predates EXTENSIONS
-    cfg = build_config(_require(output_dir / "config.yaml", "the run's config"))
-    with open(_require(output_dir / "inference" / RESULTS_FILE, "evaluation results"), encoding="utf-8") as f:
+    cfg = build_config(require_run_file(output_dir / "config.yaml", "the run's config"))
+    with open(require_run_file(output_dir / "inference" / RESULTS_FILE, "evaluation results"), encoding="utf-8") as f:
         results = json.load(f)
     return cfg, results
 
@@ -133,7 +134,7 @@ def format_report_table(dataset: str, segmentation: Mapping[str, Mapping[str, fl
 # ---------------------------------------------------------------------------------------------- models
 def load_trained_model(cfg: CfgNode, output_dir: Path) -> torch.nn.Module:
     model = Trainer.build_model(cfg)
-    final = str(_require(output_dir / "model_final.pth", "the final checkpoint"))
+    final = str(require_run_file(output_dir / "model_final.pth", "the final checkpoint"))
     GPACheckpointer.from_config(cfg, model).resume_or_load(final, resume=False)
     return model.eval()
 
